@@ -1,1 +1,11 @@
+pub mod actors;
+pub mod cli;
 pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod fake_upstream;
+pub mod http;
+pub mod startup;
+pub mod telemetry;
+pub mod upstream;

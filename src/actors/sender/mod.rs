@@ -1,0 +1,378 @@
+//! `SenderActor`: the one place that sends campaign messages for a WhatsApp session. It holds
+//! the session's lease (so one process drives a session), paces sends with a token bucket and
+//! rotates between the session's campaigns; its queue is the items table.
+
+pub mod rate;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+
+use crate::db::queries::campaigns::{self as q, CampaignContent, ClaimedItem, SendResult};
+use crate::upstream::{SendImage, SendText, UpstreamError};
+
+use super::Deps;
+use rate::TokenBucket;
+
+/// Attempts allowed for an item that keeps failing with "surely not sent" errors.
+const MAX_ATTEMPTS: i32 = 8;
+/// Items sent concurrently when the rate limit is off.
+const UNLIMITED_BATCH: usize = 200;
+
+/// Drives one session's sends.
+pub struct SenderActor {
+    deps: Deps,
+    session_id: String,
+    bucket: TokenBucket,
+    busy: bool,
+    rotation: usize,
+    contents: HashMap<i64, CampaignContent>,
+    token: Option<String>,
+    /// Backoff while the session is not connected upstream.
+    paused_until: Option<Instant>,
+    backoff: Duration,
+    idle_ticks: u32,
+    timer: Option<SpawnHandle>,
+    sent_total: u64,
+}
+
+impl SenderActor {
+    pub fn new(deps: Deps, session_id: String) -> Self {
+        let rate = deps.settings.send_rate_per_sec;
+        SenderActor {
+            deps,
+            session_id,
+            bucket: TokenBucket::new(rate, 1.0, Instant::now()),
+            busy: false,
+            rotation: 0,
+            contents: HashMap::new(),
+            token: None,
+            paused_until: None,
+            backoff: Duration::from_millis(500),
+            idle_ticks: 0,
+            timer: None,
+            sent_total: 0,
+        }
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>, after: Duration) {
+        if let Some(h) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        self.timer = Some(ctx.run_later(after, |act, ctx| {
+            act.timer = None;
+            act.tick(ctx);
+        }));
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        if let Some(until) = self.paused_until {
+            if Instant::now() < until {
+                self.schedule(ctx, until - Instant::now());
+                return;
+            }
+        }
+        let now = Instant::now();
+        let want = if self.bucket.unlimited() {
+            UNLIMITED_BATCH
+        } else {
+            16
+        };
+        let n = self.bucket.take(want, now);
+        if n == 0 {
+            let wait = self.bucket.next_token_in(now).max(Duration::from_millis(1));
+            self.schedule(ctx, wait);
+            return;
+        }
+        self.busy = true;
+        let work = run_batch(
+            self.deps.clone(),
+            self.session_id.clone(),
+            n,
+            self.rotation,
+            self.contents.clone(),
+            self.token.clone(),
+        );
+        ctx.spawn(work.into_actor(self).map(move |out, act, ctx| {
+            act.busy = false;
+            act.rotation = act.rotation.wrapping_add(1);
+            match out {
+                Ok(out) => {
+                    act.contents.extend(out.contents);
+                    if out.token.is_some() {
+                        act.token = out.token;
+                    }
+                    act.bucket.give_back(n.saturating_sub(out.claimed));
+                    act.sent_total += out.sent as u64;
+                    if !out.lease {
+                        // Another process drives this session: look again later.
+                        act.idle_ticks += 1;
+                        act.schedule(ctx, act.deps.settings.lease_duration / 3);
+                    } else if out.session_down {
+                        act.paused_until = Some(Instant::now() + act.backoff);
+                        act.backoff = (act.backoff * 2).min(Duration::from_secs(30));
+                        act.schedule(ctx, act.backoff);
+                    } else if out.claimed == 0 {
+                        act.idle_ticks += 1;
+                        if act.idle_ticks > 40 && !out.has_campaigns {
+                            ctx.stop();
+                            return;
+                        }
+                        act.schedule(ctx, Duration::from_millis(if out.has_campaigns { 100 } else { 500 }));
+                    } else {
+                        act.idle_ticks = 0;
+                        act.backoff = Duration::from_millis(500);
+                        act.paused_until = None;
+                        let mut wait = act.bucket.next_token_in(Instant::now());
+                        let jitter = act.deps.settings.send_jitter;
+                        if jitter > 0.0 && !act.bucket.unlimited() {
+                            // Irregular spacing looks less like a machine; the mean rate drops by jitter/2.
+                            wait += Duration::from_secs_f64(rand::random::<f64>() * jitter / act.bucket.rate());
+                        }
+                        act.schedule(ctx, wait);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(session = %act.session_id, error.message = %e, "sender batch failed; backing off");
+                    act.bucket.give_back(n);
+                    act.schedule(ctx, Duration::from_secs(1));
+                }
+            }
+        }));
+    }
+}
+
+impl Actor for SenderActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.schedule(ctx, Duration::ZERO);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        let deps = self.deps.clone();
+        let session = self.session_id.clone();
+        actix::spawn(async move {
+            if let Ok(mut conn) = deps.db.transactional.get().await {
+                let _ = q::release_session_lease(&mut conn, &session, &deps.instance_id).await;
+            }
+        });
+    }
+}
+
+/// Work may be waiting: tick now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+impl Handler<Wake> for SenderActor {
+    type Result = ();
+    fn handle(&mut self, _: Wake, ctx: &mut Context<Self>) {
+        self.idle_ticks = 0;
+        if !self.busy {
+            self.schedule(ctx, Duration::ZERO);
+        }
+    }
+}
+
+/// The session's connection state changed (from the webhook router).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionStateChanged {
+    pub connected: bool,
+}
+
+impl Handler<SessionStateChanged> for SenderActor {
+    type Result = ();
+    fn handle(&mut self, msg: SessionStateChanged, ctx: &mut Context<Self>) {
+        if msg.connected {
+            self.paused_until = None;
+            self.backoff = Duration::from_millis(500);
+            self.token = None;
+            self.schedule(ctx, Duration::ZERO);
+        } else {
+            self.paused_until = Some(Instant::now() + Duration::from_secs(30));
+        }
+    }
+}
+
+/// Changes the send rate (messages per second; 0 = unlimited).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRate(pub f64);
+
+impl Handler<SetRate> for SenderActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetRate, _: &mut Context<Self>) {
+        self.bucket.set_rate(msg.0, Instant::now());
+    }
+}
+
+/// Stops the actor, giving its lease up.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for SenderActor {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+struct BatchOutcome {
+    lease: bool,
+    claimed: usize,
+    sent: usize,
+    session_down: bool,
+    has_campaigns: bool,
+    contents: HashMap<i64, CampaignContent>,
+    token: Option<String>,
+}
+
+async fn run_batch(
+    deps: Deps,
+    session_id: String,
+    n: usize,
+    rotation: usize,
+    mut contents: HashMap<i64, CampaignContent>,
+    token: Option<String>,
+) -> Result<BatchOutcome, anyhow::Error> {
+    let mut out = BatchOutcome {
+        lease: false,
+        claimed: 0,
+        sent: 0,
+        session_down: false,
+        has_campaigns: false,
+        contents: HashMap::new(),
+        token: None,
+    };
+    let mut conn = deps.db.transactional.get().await?;
+    let lease_secs = deps.settings.lease_duration.as_secs_f64();
+    if !q::acquire_session_lease(&mut conn, &session_id, &deps.instance_id, lease_secs).await? {
+        return Ok(out);
+    }
+    out.lease = true;
+    let campaigns = q::active_campaigns_of_session(&mut conn, &session_id).await?;
+    out.has_campaigns = !campaigns.is_empty();
+    if campaigns.is_empty() {
+        return Ok(out);
+    }
+    let token = match token {
+        Some(t) => t,
+        None => match q::session_token(&mut conn, &session_id).await? {
+            Some(t) => {
+                out.token = Some(t.clone());
+                t
+            }
+            None => return Ok(out),
+        },
+    };
+    // Round-robin: start at a different campaign each batch, fill from the next ones.
+    let mut items: Vec<ClaimedItem> = Vec::new();
+    for k in 0..campaigns.len() {
+        if items.len() >= n {
+            break;
+        }
+        let c = campaigns[(rotation + k) % campaigns.len()];
+        let got = q::claim_items(
+            &mut conn,
+            c,
+            &session_id,
+            &deps.instance_id,
+            lease_secs,
+            (n - items.len()) as i64,
+        )
+        .await?;
+        if !got.is_empty() && !contents.contains_key(&c) {
+            let content = q::campaign_content(&mut conn, c).await?;
+            out.contents.insert(c, content.clone());
+            contents.insert(c, content);
+        }
+        items.extend(got);
+    }
+    out.claimed = items.len();
+    if items.is_empty() {
+        return Ok(out);
+    }
+    drop(conn);
+
+    let sends = items.iter().map(|item| {
+        let client = deps.client.clone();
+        let content = contents.get(&item.bulk_campaign_id).cloned();
+        let token = token.clone();
+        let item = item.clone();
+        async move {
+            let Some(content) = content else {
+                return (
+                    item,
+                    Err(UpstreamError::Rejected {
+                        status: 0,
+                        reason: "campaign content missing".into(),
+                    }),
+                );
+            };
+            let r = if content.kind == "image" {
+                client
+                    .send_image(
+                        &token,
+                        &SendImage {
+                            phone: &item.phone,
+                            image: &content.image,
+                            caption: &content.caption,
+                            id: &item.message_id,
+                        },
+                    )
+                    .await
+            } else {
+                client
+                    .send_text(
+                        &token,
+                        &SendText {
+                            phone: &item.phone,
+                            body: &content.body,
+                            id: &item.message_id,
+                        },
+                    )
+                    .await
+            };
+            (item, r)
+        }
+    });
+    let results = futures_util::future::join_all(sends).await;
+    let mut records = Vec::with_capacity(results.len());
+    for (item, r) in results {
+        records.push(match r {
+            Ok(mid) => {
+                out.sent += 1;
+                SendResult::Sent { id: item.id, at: Utc::now(), message_id: if mid.is_empty() { item.message_id } else { mid } }
+            }
+            Err(e @ (UpstreamError::NoSession | UpstreamError::NotLoggedIn)) => {
+                out.session_down = true;
+                tracing::info!(session = %session_id, reason = %e, "session not ready; pausing sends");
+                SendResult::Retry { id: item.id, delay_secs: 1.0, counts: false }
+            }
+            Err(e) if e.surely_not_sent() => {
+                if item.attempts >= MAX_ATTEMPTS {
+                    SendResult::Failed { id: item.id, reason: e.short_reason() }
+                } else {
+                    let delay = 0.5 * 2f64.powi(item.attempts.min(6));
+                    SendResult::Retry { id: item.id, delay_secs: delay, counts: true }
+                }
+            }
+            Err(UpstreamError::OutcomeUnknown(_)) => SendResult::Unknown { id: item.id },
+            Err(e) => SendResult::Failed { id: item.id, reason: e.short_reason() },
+        });
+    }
+    let mut conn = deps.db.transactional.get().await?;
+    let completed = q::record_results(&mut conn, records).await?;
+    for c in completed {
+        tracing::info!(campaign_id = c, "campaign finished");
+    }
+    Ok(out)
+}

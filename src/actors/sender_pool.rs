@@ -1,0 +1,147 @@
+//! `SenderPool`: one `SenderActor` per WhatsApp session that has work. It reconciles the
+//! running senders against the campaigns table on a timer, so a stopped sender comes back.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::sender::{SenderActor, SessionStateChanged, SetRate, Shutdown, Wake};
+use super::Deps;
+use crate::db::queries::campaigns as q;
+
+/// Owns the senders.
+pub struct SenderPool {
+    deps: Deps,
+    senders: HashMap<String, Addr<SenderActor>>,
+}
+
+impl SenderPool {
+    pub fn new(deps: Deps) -> Self {
+        SenderPool {
+            deps,
+            senders: HashMap::new(),
+        }
+    }
+
+    fn sender(&mut self, session_id: &str) -> Addr<SenderActor> {
+        if let Some(a) = self.senders.get(session_id).filter(|a| a.connected()) {
+            return a.clone();
+        }
+        let deps = self.deps.clone();
+        let id = session_id.to_string();
+        let addr = SenderActor::new(deps.clone(), id.clone()).start();
+        // A per-session rate configured in the database replaces the default.
+        let a2 = addr.clone();
+        actix::spawn(async move {
+            if let Ok(mut conn) = deps.db.transactional.get().await {
+                if let Ok(Some(rate)) = q::session_rate(&mut conn, &id).await {
+                    a2.do_send(SetRate(rate));
+                }
+            }
+        });
+        self.senders.insert(session_id.to_string(), addr.clone());
+        addr
+    }
+}
+
+impl Actor for SenderPool {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.notify(Reconcile);
+        ctx.run_interval(Duration::from_secs(2), |_, ctx| ctx.notify(Reconcile));
+    }
+}
+
+impl Supervised for SenderPool {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        self.senders.clear();
+    }
+}
+
+/// Make sure the session's sender runs and look for work now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WakeSession(pub String);
+
+impl Handler<WakeSession> for SenderPool {
+    type Result = ();
+    fn handle(&mut self, msg: WakeSession, _: &mut Context<Self>) {
+        self.sender(&msg.0).do_send(Wake);
+    }
+}
+
+/// Forwards a session state change to its sender.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionConnection {
+    pub session_id: String,
+    pub connected: bool,
+}
+
+impl Handler<SessionConnection> for SenderPool {
+    type Result = ();
+    fn handle(&mut self, msg: SessionConnection, _: &mut Context<Self>) {
+        if msg.connected {
+            self.sender(&msg.session_id)
+                .do_send(SessionStateChanged { connected: true });
+        } else if let Some(s) = self.senders.get(&msg.session_id) {
+            s.do_send(SessionStateChanged { connected: false });
+        }
+    }
+}
+
+/// Starts senders for every session with processing campaigns; forgets stopped ones.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reconcile;
+
+impl Handler<Reconcile> for SenderPool {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: Reconcile, _: &mut Context<Self>) -> Self::Result {
+        self.senders.retain(|_, a| a.connected());
+        let deps = self.deps.clone();
+        Box::pin(
+            async move {
+                let mut conn = deps.db.transactional.get().await.ok()?;
+                q::sessions_with_work(&mut conn).await.ok()
+            }
+            .into_actor(self)
+            .map(|sessions, act, _| {
+                for s in sessions.unwrap_or_default() {
+                    if !act.senders.contains_key(&s) {
+                        act.sender(&s);
+                    }
+                }
+            }),
+        )
+    }
+}
+
+/// How many senders run (tests and metrics).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct GetSenderCount;
+
+impl Handler<GetSenderCount> for SenderPool {
+    type Result = usize;
+    fn handle(&mut self, _: GetSenderCount, _: &mut Context<Self>) -> usize {
+        self.senders.values().filter(|a| a.connected()).count()
+    }
+}
+
+/// Stops every sender (graceful shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopAll;
+
+impl Handler<StopAll> for SenderPool {
+    type Result = ();
+    fn handle(&mut self, _: StopAll, ctx: &mut Context<Self>) {
+        for (_, s) in self.senders.drain() {
+            s.do_send(Shutdown);
+        }
+        ctx.stop();
+    }
+}

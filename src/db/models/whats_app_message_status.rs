@@ -1,0 +1,35 @@
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema;
+
+/// A per-message status change taken from a receipt (§3.4, §9.4).
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, Serialize)]
+#[diesel(table_name = schema::whats_app_message_statuses, check_for_backend(diesel::pg::Pg))]
+pub struct WhatsAppMessageStatus {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub message_id: String,
+    pub from: String,
+    pub to: String,
+    pub status: String,
+    pub event_timestamp: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub user_token: Option<String>,
+}
+
+/// A new `whats_app_message_statuses` row; the database fills the id, the timestamps and the
+/// columns not listed.
+#[derive(Insertable, Debug, Clone)]
+#[diesel(table_name = schema::whats_app_message_statuses, check_for_backend(diesel::pg::Pg))]
+pub struct NewWhatsAppMessageStatus {
+    pub message_id: String,
+    pub from: String,
+    pub to: String,
+    pub status: String,
+    pub event_timestamp: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub user_token: Option<String>,
+}

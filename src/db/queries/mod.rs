@@ -1,0 +1,4 @@
+//! Query functions: `conn` first, then the `UserId` scope for per-user rows.
+
+pub mod admin;
+pub mod campaigns;

@@ -1,0 +1,46 @@
+//! Every route in one place.
+
+pub mod auth;
+pub mod cors;
+pub mod extractors;
+pub mod image;
+pub mod routes;
+
+use actix_web::{web, HttpResponse};
+
+/// Registers all routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use routes::campaigns;
+    cfg.route("/", web::get().to(routes::health::index))
+        .route("/health", web::get().to(routes::health::health))
+        .route("/health", web::head().to(routes::health::health))
+        .service(
+            web::scope("/bulk")
+                .app_data(extractors::bulk_json_config(8 * 1024 * 1024))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    crate::error::ApiError::bad_request(
+                        "invalid_query",
+                        format!("Invalid request: {e}"),
+                    )
+                    .into()
+                }))
+                .route("/cron/process", web::get().to(campaigns::cron))
+                .route("/campaign/execute", web::post().to(campaigns::execute))
+                .route("/campaigns", web::get().to(campaigns::list))
+                .route("/campaigns/{id}", web::get().to(campaigns::detail))
+                .route("/campaigns/{id}", web::delete().to(campaigns::delete))
+                .route("/campaigns/{id}/items", web::get().to(campaigns::items))
+                .route("/campaigns/{id}/events", web::get().to(campaigns::events))
+                .route("/campaigns/{id}/pause", web::post().to(campaigns::pause))
+                .route("/campaigns/{id}/resume", web::post().to(campaigns::resume))
+                .route("/campaigns/{id}/cancel", web::post().to(campaigns::cancel))
+                .route("/campaigns/{id}/retry", web::post().to(campaigns::retry)),
+        );
+}
+
+/// The reference's answer for unknown paths and methods.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .content_type("text/plain; charset=utf-8")
+        .body("404 page not found")
+}

@@ -1,0 +1,112 @@
+//! Builds the application: pools, migrations, actors and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::actors::{Actors, Deps};
+use crate::config::Settings;
+use crate::db::Databases;
+use crate::telemetry::RequestSpan;
+use crate::upstream::WhatsAppClient;
+
+/// What handlers share.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Databases,
+    /// The one HTTP client for upstream calls.
+    pub http: reqwest::Client,
+    pub client: WhatsAppClient,
+    pub actors: Actors,
+}
+
+/// A built, not yet running, application.
+pub struct Application {
+    port: u16,
+    db: Databases,
+    actors: Actors,
+    server: Server,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Prepares the databases, starts the actors and binds the port (0 picks a free one).
+    pub async fn build(settings: Settings) -> Result<Application, anyhow::Error> {
+        let upstream = settings.require_upstream()?.clone();
+        let settings = Arc::new(settings);
+        crate::db::migrate::prepare(&settings).await?;
+        let db = Databases::build(&settings)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.proxy_connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(256)
+            .build()?;
+        let client = WhatsAppClient::new(http.clone(), upstream, settings.send_timeout);
+        let deps = Deps {
+            db: db.clone(),
+            client: client.clone(),
+            settings: settings.clone(),
+            instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        };
+        let actors = crate::actors::start_all(&deps);
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            db: db.clone(),
+            http,
+            client,
+            actors: actors.clone(),
+        });
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let port = listener.local_addr()?.port();
+        let shutdown_timeout = settings.shutdown_timeout;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(middleware::from_fn(crate::http::cors::cors))
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .app_data(state.clone())
+                .configure(crate::http::configure)
+                .default_service(web::to(crate::http::not_found))
+        })
+        .shutdown_timeout(shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port,
+            db,
+            actors,
+            server,
+            shutdown_timeout,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The pools, for the CLI and tests.
+    pub fn databases(&self) -> Databases {
+        self.db.clone()
+    }
+
+    /// The actors, for tests that step them.
+    pub fn actors(&self) -> Actors {
+        self.actors.clone()
+    }
+
+    /// Runs until SIGTERM/SIGINT (actix-web drains requests gracefully), then stops the
+    /// actors so their leases are given up.
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        tracing::info!(
+            port = self.port,
+            shutdown_timeout_secs = self.shutdown_timeout.as_secs(),
+            "gateway listening"
+        );
+        let result = self.server.await;
+        let _ = tokio::time::timeout(self.shutdown_timeout, self.actors.shutdown()).await;
+        result
+    }
+}

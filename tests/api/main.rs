@@ -1,0 +1,3 @@
+mod contract_schema;
+mod foundation;
+mod helpers;
