@@ -376,3 +376,71 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+impl TestApp {
+    /// A second gateway process on the same database and upstream (multi-instance tests).
+    pub async fn spawn_second_instance(&self) -> (String, wa_gateway::actors::Actors) {
+        let app = Application::build(self.settings.clone())
+            .await
+            .expect("second instance");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let actors = app.actors();
+        actix_web::rt::spawn(app.run_until_stopped());
+        (address, actors)
+    }
+
+    /// Inserts a text template for a user (templates have their own API; this is setup).
+    pub async fn insert_text_template(&self, user_id: &str, body: &str) -> i64 {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            id: i64,
+        }
+        let mut conn = self.conn().await;
+        let row: Id = diesel::sql_query(
+            r#"INSERT INTO "WhatsAppCampaigns" (user_id, name, type, status, message_body, image_url, image_base64, caption, created_at, updated_at)
+               VALUES ($1, 'promo', 'text', 'active', $2, '', '', '', now(), now()) RETURNING id"#,
+        )
+        .bind::<diesel::sql_types::Text, _>(user_id)
+        .bind::<diesel::sql_types::Text, _>(body)
+        .get_result(&mut conn)
+        .await
+        .expect("template");
+        row.id
+    }
+
+    /// Runs one SQL statement on the test database.
+    pub async fn exec(&self, sql: &str) {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await;
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The campaign detail's `bulk_campaign` object.
+    pub async fn campaign(&self, bearer: &str, id: i64) -> Value {
+        let resp = self
+            .get(&format!("/bulk/campaigns/{id}"), Some(bearer))
+            .await;
+        assert_eq!(resp.status(), 200);
+        json(resp).await["data"]["bulk_campaign"].clone()
+    }
+
+    /// Polls until the campaign reaches `status`.
+    pub async fn wait_for_status(
+        &self,
+        bearer: &str,
+        id: i64,
+        status: &str,
+        timeout: Duration,
+    ) -> Value {
+        eventually(timeout, || async {
+            let c = self.campaign(bearer, id).await;
+            (c["status"] == status).then_some(c)
+        })
+        .await
+    }
+}

@@ -1,3 +1,4 @@
+mod campaigns;
 mod contract_schema;
 mod foundation;
 mod helpers;
