@@ -1,7 +1,6 @@
 //! The operator CLI: every command prints JSON on stdout.
 
 use clap::{Args, Parser, Subcommand};
-use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::config::{LogFormat, Settings};
@@ -331,7 +330,6 @@ async fn sandbox(mut settings: Settings, args: SandboxArgs) -> Result<(), anyhow
         ],
         "note": format!("listening on port {port}; Ctrl-C stops"),
     }));
-    let _ = jwt_secret.map(|s| s.expose_secret().len());
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use wa_gateway::startup::Application;
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
 
 /// A running gateway with its own database and simulated upstream.
+#[allow(dead_code)]
 pub struct TestApp {
     pub address: String,
     pub port: u16,
@@ -28,6 +29,7 @@ pub struct TestApp {
 }
 
 /// A customer with an active subscription and a connected WhatsApp session.
+#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub struct TestUser {
     pub user_id: String,
@@ -235,6 +237,7 @@ impl Drop for TestApp {
     }
 }
 
+#[allow(dead_code)]
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
