@@ -1,3 +1,6 @@
+mod auth;
+mod contacts;
 mod contract_schema;
 mod foundation;
 mod helpers;
+mod templates;

@@ -97,9 +97,7 @@ pub async fn list(
     search: Option<&str>,
     page: Option<(i64, i64)>,
 ) -> QueryResult<Vec<ListedContact>> {
-    let (limit, offset) = page
-        .map(|(p, l)| (l, (p - 1) * l))
-        .unwrap_or((i64::MAX, 0));
+    let (limit, offset) = page.map(|(p, l)| (l, (p - 1) * l)).unwrap_or((i64::MAX, 0));
     let pattern = search.map(|s| {
         let escaped = s
             .replace('\\', "\\\\")

@@ -80,9 +80,7 @@ pub async fn list(
     user: &UserId,
     page: Option<(i64, i64)>,
 ) -> QueryResult<Vec<Value>> {
-    let (limit, offset) = page
-        .map(|(p, l)| (l, (p - 1) * l))
-        .unwrap_or((i64::MAX, 0));
+    let (limit, offset) = page.map(|(p, l)| (l, (p - 1) * l)).unwrap_or((i64::MAX, 0));
     let rows: Vec<J> = diesel::sql_query(format!(
         r#"SELECT {TEMPLATE_JSON} FROM "WhatsAppCampaigns" t WHERE t.user_id = $1 AND t.deleted_at IS NULL
            ORDER BY t.id LIMIT $2 OFFSET $3"#

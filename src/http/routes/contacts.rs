@@ -109,7 +109,11 @@ pub async fn sync(
     for (jid, entry) in &book {
         let mut shown = Map::new();
         for k in ENTRY_KEYS {
-            let default = if k == "Found" { json!(false) } else { json!("") };
+            let default = if k == "Found" {
+                json!(false)
+            } else {
+                json!("")
+            };
             shown.insert(k.to_string(), entry.get(k).cloned().unwrap_or(default));
         }
         out.insert(jid.clone(), Value::Object(shown));
@@ -131,7 +135,8 @@ pub async fn sync(
     }
     let fetched = started.elapsed();
     let mut conn = state.db.transactional.get().await?;
-    let stored = q::upsert_synced(&mut conn, &auth.user_id, by_phone.into_values().collect()).await?;
+    let stored =
+        q::upsert_synced(&mut conn, &auth.user_id, by_phone.into_values().collect()).await?;
     tracing::info!(
         user = %auth.user_id,
         received = book.len(),
@@ -157,7 +162,11 @@ pub async fn list(
     query: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page()?;
-    let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let fetch_failed = |e: ApiError| {
         if e.status == StatusCode::INTERNAL_SERVER_ERROR {
             let mut e = e;
