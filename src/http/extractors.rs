@@ -29,20 +29,24 @@ struct SessionRow {
 }
 
 fn header_token(req: &HttpRequest) -> Result<String, ApiError> {
-    let value = req
+    let bad_format = || {
+        ApiError::unauthorized(
+            "invalid_authorization_format",
+            "Invalid authorization header format. Use: Bearer <token>",
+        )
+    };
+    let raw = req
         .headers()
         .get("authorization")
-        .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| {
             ApiError::unauthorized("authorization_required", "Authorization header required")
         })?;
+    // A value that is not visible ASCII cannot be a token of ours.
+    let value = raw.to_str().map_err(|_| bad_format())?;
     let parts: Vec<&str> = value.split(' ').collect();
     if parts.len() != 2 || parts[0] != "Bearer" || parts[1].is_empty() {
-        return Err(ApiError::unauthorized(
-            "invalid_authorization_format",
-            "Invalid authorization header format. Use: Bearer <token>",
-        ));
+        return Err(bad_format());
     }
     Ok(parts[1].to_string())
 }
@@ -51,7 +55,13 @@ fn session_invalid() -> ApiError {
     ApiError::unauthorized("session_invalid", "Session not found or expired")
 }
 
+/// Longer tokens are refused before any work: stored tokens are at most 512 characters.
+const MAX_TOKEN_LEN: usize = 4096;
+
 async fn authenticate(state: web::Data<AppState>, token: String) -> Result<AuthUser, ApiError> {
+    if token.len() > MAX_TOKEN_LEN || token.bytes().any(|b| b.is_ascii_control()) {
+        return Err(session_invalid());
+    }
     let claims = match &state.settings.jwt_secret {
         Some(secret) => {
             Some(crate::http::auth::decode_token(&token, secret).map_err(|_| session_invalid())?)
@@ -81,7 +91,8 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<AuthU
         (Some(id), Some(true)) => Ok(AuthUser {
             user_id: UserId(id),
         }),
-        (Some(_), _) => Err(ApiError::unauthorized("user_inactive", "User is inactive")),
+        // An inactive user is refused with the contract's text for a missing one.
+        (Some(_), _) => Err(ApiError::unauthorized("user_inactive", "User not found")),
         (None, _) => Err(ApiError::unauthorized("user_not_found", "User not found")),
     }
 }

@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 
 /// Registers all routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use routes::campaigns;
+    use routes::{campaigns, contacts, templates};
     cfg.route("/", web::get().to(routes::health::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/health", web::head().to(routes::health::health))
@@ -26,6 +26,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 }))
                 .route("/cron/process", web::get().to(campaigns::cron))
                 .route("/campaign/execute", web::post().to(campaigns::execute))
+                .route("/campaign", web::post().to(templates::create))
+                .route("/campaign", web::get().to(templates::list))
+                .route("/campaign/{id}", web::get().to(templates::get))
+                .route("/campaign/{id}", web::put().to(templates::update))
+                .route("/campaign/{id}", web::delete().to(templates::delete))
+                .route("/contact/sync", web::post().to(contacts::sync))
+                .route("/contact", web::get().to(contacts::list))
+                .route("/contact/add", web::post().to(contacts::add))
+                .route("/contact/delete", web::delete().to(contacts::delete))
                 .route("/campaigns", web::get().to(campaigns::list))
                 .route("/campaigns/{id}", web::get().to(campaigns::detail))
                 .route("/campaigns/{id}", web::delete().to(campaigns::delete))

@@ -1,4 +1,7 @@
+mod auth;
 mod campaigns;
+mod contacts;
 mod contract_schema;
 mod foundation;
 mod helpers;
+mod templates;
