@@ -14,6 +14,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(routes::health::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/health", web::head().to(routes::health::health))
+        .route("/webhook/wa", web::get().to(routes::webhooks::verify))
+        .route("/webhook/wa", web::post().to(routes::webhooks::receive))
         .service(
             web::scope("/bulk")
                 .app_data(extractors::bulk_json_config(8 * 1024 * 1024))

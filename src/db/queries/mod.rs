@@ -2,3 +2,5 @@
 
 pub mod admin;
 pub mod campaigns;
+pub mod chats;
+pub mod events;

@@ -1,2 +1,4 @@
 pub mod campaigns;
+pub mod chats;
 pub mod health;
+pub mod webhooks;
