@@ -1,0 +1,431 @@
+//! `/webhook/wa` intake and the `WebhookRouter` (gateway-api.md §9, defects 24–28).
+
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
+use serde_json::{json, Value};
+use wa_gateway::actors::webhook_router::DrainNow;
+use wa_gateway::fake_upstream::sign_body;
+
+use crate::helpers::{json as body_json, spawn_app, spawn_app_with, TestApp, TestUser};
+
+const FIXTURE_USER: &str = "5f2b8c9d0e1a4b3c8d7e6f5a4b3c2d1e";
+const KEY: &str = "test-hmac-key-0123456789abcdef-0123";
+const FIXTURES: [&str; 10] = [
+    "connected",
+    "disconnected",
+    "logged-out",
+    "message-image",
+    "message-sent-text",
+    "message-text-lid-reply",
+    "message-text",
+    "qr",
+    "read-receipt-delivered",
+    "read-receipt-read",
+];
+
+fn fixture(name: &str, session_key: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/upstream/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("fixture");
+    serde_json::from_str(&text.replace(FIXTURE_USER, session_key)).expect("fixture json")
+}
+
+fn json_body(event: &Value) -> Vec<u8> {
+    serde_json::to_vec(event).unwrap()
+}
+
+/// The default (form) envelope of upstream.md §6.2 for a JSON-mode event object.
+fn form_body(event: &Value) -> Vec<u8> {
+    let mut obj = event.as_object().unwrap().clone();
+    let user = obj
+        .remove("userID")
+        .and_then(|v| v.as_str().map(String::from));
+    let inst = obj
+        .remove("instanceName")
+        .and_then(|v| v.as_str().map(String::from));
+    let data = serde_json::to_string(&obj).unwrap();
+    serde_urlencoded::to_string([
+        ("instanceName", inst.unwrap_or_default()),
+        ("jsonData", data),
+        ("userID", user.unwrap_or_default()),
+    ])
+    .unwrap()
+    .into_bytes()
+}
+
+async fn post(app: &TestApp, body: Vec<u8>, form: bool, sig: Option<String>) -> reqwest::Response {
+    let mut req = app.client.post(app.url("/webhook/wa")).header(
+        "content-type",
+        if form {
+            "application/x-www-form-urlencoded"
+        } else {
+            "application/json"
+        },
+    );
+    if let Some(s) = sig {
+        req = req.header("x-hmac-signature", s);
+    }
+    req.body(body).send().await.unwrap()
+}
+
+async fn drain(app: &TestApp) -> usize {
+    app.actors.webhook_router.send(DrainNow).await.unwrap()
+}
+
+#[derive(QueryableByName, Debug)]
+struct EventRow {
+    #[diesel(sql_type = Text)]
+    event_type: String,
+    #[diesel(sql_type = Bool)]
+    processed: bool,
+    #[diesel(sql_type = Bool)]
+    unknown_session: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    user_token: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    raw_data: Option<String>,
+}
+
+async fn events(app: &TestApp) -> Vec<EventRow> {
+    let mut c = app.db.primary.get().await.unwrap();
+    diesel::sql_query(
+        "SELECT event_type, processed, unknown_session, last_error, user_token, raw_data FROM gen_event_webhooks ORDER BY id",
+    )
+    .load(&mut c)
+    .await
+    .unwrap()
+}
+
+#[derive(QueryableByName)]
+struct One {
+    #[diesel(sql_type = Nullable<Text>)]
+    v: Option<String>,
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> Option<String> {
+    let mut c = app.db.primary.get().await.unwrap();
+    let rows: Vec<One> = diesel::sql_query(sql).load(&mut c).await.unwrap();
+    rows.into_iter().next().and_then(|r| r.v)
+}
+
+async fn enable_chat_log(app: &TestApp, user: &TestUser) {
+    let mut c = app.db.primary.get().await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO user_settings (user_token, chat_log_enabled) VALUES ($1, true)
+         ON CONFLICT (user_token) DO UPDATE SET chat_log_enabled = true",
+    )
+    .bind::<Text, _>(&user.session_token)
+    .execute(&mut c)
+    .await
+    .unwrap();
+}
+
+#[actix_web::test]
+async fn every_fixture_in_both_envelopes_is_stored_and_processed() {
+    let app = spawn_app().await;
+    let json_user = app.create_user("jsonuser").await;
+    let form_user = app.create_user("formuser").await;
+    enable_chat_log(&app, &json_user).await;
+    for name in FIXTURES {
+        for (user, form) in [(&json_user, false), (&form_user, true)] {
+            let ev = fixture(name, &user.session_key);
+            let body = if form { form_body(&ev) } else { json_body(&ev) };
+            let resp = post(&app, body.clone(), form, None).await;
+            assert_eq!(resp.status(), 200, "{name} form={form}");
+            assert_eq!(body_json(resp).await, json!({"status": "success"}));
+        }
+    }
+    drain(&app).await;
+    let rows = events(&app).await;
+    assert_eq!(rows.len(), 2 * FIXTURES.len());
+    for r in &rows {
+        assert!(r.processed, "{r:?}");
+        assert!(r.last_error.is_none(), "{r:?}");
+        assert!(!r.unknown_session);
+        let t = r.user_token.as_deref().unwrap();
+        assert!(t == json_user.session_token || t == form_user.session_token);
+    }
+    // The received bytes are stored as received (form body kept url-encoded).
+    assert!(rows
+        .iter()
+        .any(|r| r.raw_data.as_deref().unwrap().starts_with("instanceName=")));
+    // Messages and chats for the JSON user (chat log on): content stored, chat_room_id set.
+    let body = scalar(
+        &app,
+        &format!(
+            "SELECT body AS v FROM whats_app_messages WHERE message_id = '3A5F0C2B9D8E7F6A1B4C' AND user_token = '{}'",
+            json_user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(body.as_deref(), Some("Halo, saya mau pesan 2 paket ya"));
+    let orphan = scalar(
+        &app,
+        "SELECT count(*)::text AS v FROM chat_messages m LEFT JOIN chat_rooms r ON r.id = m.chat_room_id WHERE r.id IS NULL",
+    )
+    .await;
+    assert_eq!(orphan.as_deref(), Some("0"));
+    // The form user has chat log off (default): no content.
+    let n = scalar(
+        &app,
+        &format!(
+            "SELECT count(*)::text AS v FROM whats_app_messages WHERE user_token = '{}' AND body IS NOT NULL",
+            form_user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(n.as_deref(), Some("0"));
+    // Sent message read by its receipt (both envelopes).
+    let st = scalar(
+        &app,
+        &format!(
+            "SELECT status AS v FROM whats_app_messages WHERE message_id = '3EB0A1B2C3D4E5F6A7B8C9' AND user_token = '{}'",
+            json_user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(st.as_deref(), Some("read"));
+    // Last session event of the fixture list is qr → qr_waiting.
+    let state = scalar(
+        &app,
+        &format!(
+            "SELECT session_state AS v FROM whats_app_sessions WHERE user_token = '{}'",
+            form_user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(state.as_deref(), Some("qr_waiting"));
+}
+
+#[actix_web::test]
+async fn signatures_are_verified_over_the_received_bytes() {
+    let app = spawn_app_with(|s| {
+        s.webhook_hmac_key = Some(secrecy::SecretString::from(KEY.to_string()));
+    })
+    .await;
+    let user = app.create_user("signed").await;
+    for form in [false, true] {
+        let ev = fixture("message-text", &user.session_key);
+        let body = if form { form_body(&ev) } else { json_body(&ev) };
+        let resp = post(&app, body.clone(), form, None).await;
+        assert_eq!(resp.status(), 401);
+        assert!(body_json(resp).await["error"].is_string());
+        let bad = sign_body("another-key-0123456789abcdef-01234", &body);
+        assert_eq!(
+            post(&app, body.clone(), form, Some(bad)).await.status(),
+            401
+        );
+        assert_eq!(
+            post(&app, body.clone(), form, Some("nothex".into()))
+                .await
+                .status(),
+            401
+        );
+        assert!(
+            events(&app).await.is_empty(),
+            "nothing stored before a good signature"
+        );
+    }
+    let ev = fixture("connected", &user.session_key);
+    for form in [false, true] {
+        let body = if form { form_body(&ev) } else { json_body(&ev) };
+        let good = sign_body(KEY, &body);
+        let resp = post(&app, body, form, Some(good)).await;
+        assert_eq!(resp.status(), 200);
+    }
+    // The same event in both envelopes is one event.
+    assert_eq!(events(&app).await.len(), 1);
+    // The upstream.md §6.3 test vector.
+    let vector = br#"{"event":{},"instanceName":"cs-team-1","type":"Connected","userID":"5f2b8c9d0e1a4b3c8d7e6f5a4b3c2d1e"}"#;
+    let resp = post(
+        &app,
+        vector.to_vec(),
+        false,
+        Some("bea69dabb2f32d4166cba56c8dd312313e9377415b3e7386ae0a951aa34d1b69".into()),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let rows = events(&app).await;
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[1].unknown_session,
+        "an unknown session is stored, flagged"
+    );
+}
+
+#[actix_web::test]
+async fn redeliveries_are_recognised_and_harmless() {
+    let app = spawn_app().await;
+    let user = app.create_user("redeliver").await;
+    let ev = fixture("message-text", &user.session_key);
+    for _ in 0..3 {
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    }
+    assert_eq!(post(&app, form_body(&ev), true, None).await.status(), 200);
+    drain(&app).await;
+    assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    drain(&app).await;
+    assert_eq!(events(&app).await.len(), 1);
+    let unread = scalar(
+        &app,
+        &format!(
+            "SELECT unread_count::text AS v FROM chat_rooms WHERE user_token = '{}'",
+            user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(unread.as_deref(), Some("1"));
+}
+
+#[actix_web::test]
+async fn malformed_bodies_are_4xx_with_an_error() {
+    let app = spawn_app_with(|s| s.webhook_max_body_bytes = 64 * 1024).await;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("application/json", b"".to_vec()),
+        ("application/json", b"{".to_vec()),
+        ("application/json", b"[]".to_vec()),
+        ("application/json", b"null".to_vec()),
+        ("application/json", br#"{"event":{}}"#.to_vec()),
+        ("application/json", br#"{"type":5,"event":{}}"#.to_vec()),
+        (
+            "application/json",
+            br#"{"type":"Message","event":[1]}"#.to_vec(),
+        ),
+        ("application/json", vec![0xff, 0xfe, b'{']),
+        ("application/x-www-form-urlencoded", b"userID=x".to_vec()),
+        (
+            "application/x-www-form-urlencoded",
+            b"jsonData=notjson".to_vec(),
+        ),
+        ("text/plain", b"hello".to_vec()),
+    ];
+    for (ct, body) in cases {
+        let resp = app
+            .client
+            .post(app.url("/webhook/wa"))
+            .header("content-type", ct)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{:?}", String::from_utf8_lossy(&body));
+        assert!(body_json(resp).await["error"].is_string());
+    }
+    let big = format!(
+        r#"{{"type":"X","event":{{"pad":"{}"}}}}"#,
+        "a".repeat(70 * 1024)
+    );
+    let resp = post(&app, big.into_bytes(), false, None).await;
+    assert_eq!(resp.status(), 413);
+    assert!(events(&app).await.is_empty());
+    // The reference's own shape is accepted (token → session), a string event too.
+    let user = app.create_user("refshape").await;
+    let body = json!({"type": "Connected", "event": {}, "token": user.session_token});
+    assert_eq!(
+        post(&app, json_body(&body), false, None).await.status(),
+        200
+    );
+    drain(&app).await;
+    let rows = events(&app).await;
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].unknown_session);
+}
+
+#[actix_web::test]
+async fn a_read_before_its_delivered_stays_read() {
+    let app = spawn_app().await;
+    let user = app.create_user("ooo").await;
+    for name in [
+        "read-receipt-read",
+        "read-receipt-delivered",
+        "message-sent-text",
+    ] {
+        let ev = fixture(name, &user.session_key);
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+        drain(&app).await;
+    }
+    let q = |t: &str| {
+        format!(
+            "SELECT {t} AS v FROM whats_app_messages WHERE message_id = '3EB0A1B2C3D4E5F6A7B8C9'"
+        )
+    };
+    assert_eq!(scalar(&app, &q("status")).await.as_deref(), Some("read"));
+    let cm = scalar(
+        &app,
+        "SELECT status || (read_at IS NOT NULL)::text AS v FROM chat_messages WHERE message_id = '3EB0A1B2C3D4E5F6A7B8C9'",
+    )
+    .await;
+    assert_eq!(cm.as_deref(), Some("readtrue"));
+    // A late Delivered does not move it back.
+    let mut ev = fixture("read-receipt-delivered", &user.session_key);
+    ev["event"]["Timestamp"] = json!("2025-01-15T04:00:00Z");
+    assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    drain(&app).await;
+    assert_eq!(scalar(&app, &q("status")).await.as_deref(), Some("read"));
+}
+
+#[actix_web::test]
+async fn connection_events_track_session_state() {
+    let app = spawn_app().await;
+    let user = app.create_user("conn").await;
+    let q = format!(
+        "SELECT session_state || connected::text || logged_in::text AS v FROM whats_app_sessions WHERE user_token = '{}'",
+        user.session_token
+    );
+    for (name, want) in [
+        ("connected", "connectedtruetrue"),
+        ("disconnected", "disconnectedfalsetrue"),
+        ("connected", "connectedtruetrue"),
+        ("logged-out", "logged_outfalsefalse"),
+    ] {
+        let mut ev = fixture(name, &user.session_key);
+        // Distinct events (otherwise the second Connected is a redelivery).
+        ev["event"]["seq"] = json!(uuid::Uuid::new_v4().to_string());
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+        drain(&app).await;
+        assert_eq!(scalar(&app, &q).await.as_deref(), Some(want), "{name}");
+    }
+}
+
+#[actix_web::test]
+async fn verification_handshake() {
+    let app = spawn_app().await;
+    let resp = app.get("/webhook/wa", None).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        body_json(resp).await,
+        json!({"message": "Webhook verification disabled"})
+    );
+    let app = spawn_app_with(|s| {
+        s.webhook_verify_token = Some(secrecy::SecretString::from("vt".to_string()));
+    })
+    .await;
+    let ok = app
+        .get(
+            "/webhook/wa?hub.mode=subscribe&hub.verify_token=vt&hub.challenge=abc",
+            None,
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "abc");
+    let bad = app
+        .get(
+            "/webhook/wa?hub.mode=subscribe&hub.verify_token=no&hub.challenge=abc",
+            None,
+        )
+        .await;
+    assert_eq!(bad.status(), 403);
+    assert_eq!(body_json(bad).await["error"], "Forbidden");
+}
+
+#[allow(dead_code)]
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
