@@ -7,7 +7,11 @@ use serde_json::{json, Value};
 use wa_gateway::actors::webhook_router::DrainNow;
 use wa_gateway::fake_upstream::sign_body;
 
-use crate::helpers::{json as body_json, spawn_app, spawn_app_with, TestApp, TestUser};
+use std::time::Duration;
+
+use wa_gateway::fake_upstream::{connected_event, disconnected_event};
+
+use crate::helpers::{eventually, json as body_json, spawn_app, spawn_app_with, TestApp, TestUser};
 
 const FIXTURE_USER: &str = "5f2b8c9d0e1a4b3c8d7e6f5a4b3c2d1e";
 const KEY: &str = "test-hmac-key-0123456789abcdef-0123";
@@ -77,8 +81,6 @@ async fn drain(app: &TestApp) -> usize {
 
 #[derive(QueryableByName, Debug)]
 struct EventRow {
-    #[diesel(sql_type = Text)]
-    event_type: String,
     #[diesel(sql_type = Bool)]
     processed: bool,
     #[diesel(sql_type = Bool)]
@@ -94,7 +96,7 @@ struct EventRow {
 async fn events(app: &TestApp) -> Vec<EventRow> {
     let mut c = app.db.primary.get().await.unwrap();
     diesel::sql_query(
-        "SELECT event_type, processed, unknown_session, last_error, user_token, raw_data FROM gen_event_webhooks ORDER BY id",
+        "SELECT processed, unknown_session, last_error, user_token, raw_data FROM gen_event_webhooks ORDER BY id",
     )
     .load(&mut c)
     .await
@@ -423,9 +425,234 @@ async fn verification_handshake() {
     assert_eq!(body_json(bad).await["error"], "Forbidden");
 }
 
-#[allow(dead_code)]
-#[derive(QueryableByName)]
-struct Count {
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Counters {
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    sent: i64,
+    #[diesel(sql_type = BigInt)]
+    delivered: i64,
+    #[diesel(sql_type = BigInt)]
+    read: i64,
+    #[diesel(sql_type = BigInt)]
+    items_read: i64,
+}
+
+/// Points the simulated upstream's per-user webhook at the gateway.
+fn deliver_webhooks_to_gateway(app: &TestApp, user: &TestUser) {
+    let mut fu = app.upstream.user(&user.session_token).expect("fake user");
+    fu.webhook = app.url("/webhook/wa");
+    app.upstream.add_user(fu);
+}
+
+async fn start_campaign(app: &TestApp, user: &TestUser, phones: &[&str]) -> i64 {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let mut c = app.conn().await;
+    let t: Vec<Id> = diesel::sql_query(
+        r#"INSERT INTO "WhatsAppCampaigns"(user_id,name,type,status,message_body,created_at,updated_at)
+           VALUES ($1,'tpl','text','active','hi',now(),now()) RETURNING id"#,
+    )
+    .bind::<Text, _>(&user.user_id)
+    .load(&mut c)
+    .await
+    .unwrap();
+    let resp = app
+        .post_json(
+            "/bulk/campaign/execute",
+            Some(&user.bearer),
+            &json!({"campaign_id": t[0].id, "name": "wh", "phone": phones, "send_sync": "now",
+                    "session_id": user.session_id}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    body_json(resp).await["data"]["id"]
+        .as_i64()
+        .expect("campaign id")
+}
+
+async fn counters(app: &TestApp, id: i64) -> Counters {
+    let mut c = app.conn().await;
+    let rows: Vec<Counters> = diesel::sql_query(
+        r#"SELECT sent_count::bigint AS sent, delivered_count::bigint AS delivered, read_count::bigint AS read,
+             (SELECT count(*) FROM "WhatsAppBulkCampaignItems" i WHERE i.bulk_campaign_id = c.id
+                AND i.read_at IS NOT NULL AND i.delivered_at IS NOT NULL AND i.status = 'sent') AS items_read
+           FROM "WhatsAppBulkCampaigns" c WHERE id = $1"#,
+    )
+    .bind::<BigInt, _>(id)
+    .load(&mut c)
+    .await
+    .unwrap();
+    rows.into_iter().next().unwrap()
+}
+
+#[actix_web::test]
+async fn receipts_from_the_upstream_reach_campaign_items() {
+    let app = spawn_app().await;
+    let user = app.create_user("receipts").await;
+    deliver_webhooks_to_gateway(&app, &user);
+    let id = start_campaign(
+        &app,
+        &user,
+        &["6281200000001", "6281200000002", "6281200000003"],
+    )
+    .await;
+    let want = Counters {
+        sent: 3,
+        delivered: 3,
+        read: 3,
+        items_read: 3,
+    };
+    eventually(Duration::from_secs(20), || async {
+        let c = counters(&app, id).await;
+        (c == want).then_some(())
+    })
+    .await;
+    // Redelivered receipts change nothing.
+    let deliveries = app.upstream.webhook_deliveries();
+    assert!(!deliveries.is_empty());
+    drain(&app).await;
+    assert_eq!(counters(&app, id).await, want);
+    let n = scalar(
+        &app,
+        "SELECT count(*)::text AS v FROM gen_event_webhooks WHERE NOT processed OR last_error IS NOT NULL",
+    )
+    .await;
+    assert_eq!(n.as_deref(), Some("0"));
+}
+
+#[actix_web::test]
+async fn disconnected_pauses_sending_and_connected_resumes_it() {
+    let app = spawn_app().await;
+    let user = app.create_user("pause").await;
+    deliver_webhooks_to_gateway(&app, &user);
+    // A first campaign starts the session's sender.
+    let first = start_campaign(&app, &user, &["6281200000011"]).await;
+    eventually(Duration::from_secs(20), || async {
+        (counters(&app, first).await.sent == 1).then_some(())
+    })
+    .await;
+    app.upstream
+        .emit_event(&user.session_token, disconnected_event())
+        .await
+        .unwrap();
+    let q = format!(
+        "SELECT session_state AS v FROM whats_app_sessions WHERE user_token = '{}'",
+        user.session_token
+    );
+    eventually(Duration::from_secs(10), || async {
+        (scalar(&app, &q).await.as_deref() == Some("disconnected")).then_some(())
+    })
+    .await;
+    let second = start_campaign(&app, &user, &["6281200000012"]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.upstream.sends_to("6281200000012"),
+        0,
+        "paused while disconnected"
+    );
+    app.upstream
+        .emit_event(&user.session_token, connected_event())
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(20), || async {
+        (counters(&app, second).await.sent == 1).then_some(())
+    })
+    .await;
+    assert_eq!(scalar(&app, &q).await.as_deref(), Some("connected"));
+}
+
+#[actix_web::test]
+async fn chats_messages_and_state_are_readable_by_their_owner_only() {
+    let app = spawn_app().await;
+    let user = app.create_user("reader").await;
+    let other = app.create_user("other").await;
+    let sid = &user.session_id;
+    // Chat log off by default: turn it on through the route.
+    let resp = app
+        .put_json(
+            "/bulk/settings/chat-log",
+            Some(&user.bearer),
+            &json!({"session_id": sid, "enabled": true}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    for name in [
+        "connected",
+        "message-text",
+        "message-image",
+        "message-sent-text",
+    ] {
+        let ev = fixture(name, &user.session_key);
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    }
+    drain(&app).await;
+    let chats = body_json(
+        app.get(&format!("/bulk/sessions/{sid}/chats"), Some(&user.bearer))
+            .await,
+    )
+    .await;
+    let list = chats["data"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{chats}");
+    assert_eq!(list[0]["contact_j_id"], "6281234567890@s.whatsapp.net");
+    assert_eq!(list[0]["unread_count"], 2);
+    assert!(list[0].get("user_token").is_none());
+    let msgs = body_json(
+        app.get(
+            &format!(
+                "/bulk/sessions/{sid}/chats/6281234567890@s.whatsapp.net/messages?page=1&limit=2"
+            ),
+            Some(&user.bearer),
+        )
+        .await,
+    )
+    .await;
+    let m = msgs["data"].as_array().unwrap();
+    assert_eq!(m.len(), 2, "{msgs}");
+    // Newest first.
+    let t0 = m[0]["message_timestamp"].as_str().unwrap();
+    let t1 = m[1]["message_timestamp"].as_str().unwrap();
+    assert!(t0 >= t1, "{msgs}");
+    assert!(m[0]["chat_room_id"].as_i64().unwrap() > 0);
+    let all = body_json(
+        app.get(
+            &format!("/bulk/sessions/{sid}/chats/6281234567890@s.whatsapp.net/messages"),
+            Some(&user.bearer),
+        )
+        .await,
+    )
+    .await;
+    let all = all["data"].as_array().unwrap();
+    assert_eq!(all.len(), 3);
+    let sent = all
+        .iter()
+        .find(|m| m["message_id"] == "3EB0A1B2C3D4E5F6A7B8C9")
+        .unwrap();
+    assert_eq!(sent["sender_type"], "user");
+    assert_eq!(
+        sent["content"],
+        "Halo Budi, promo paket hemat berlaku sampai Jumat."
+    );
+    let state = body_json(
+        app.get(&format!("/bulk/sessions/{sid}/state"), Some(&user.bearer))
+            .await,
+    )
+    .await;
+    assert_eq!(state["data"]["session_state"], "connected");
+    assert_eq!(state["data"]["chat_log_enabled"], true);
+    // Another tenant, or no token: refused.
+    assert_eq!(
+        app.get(&format!("/bulk/sessions/{sid}/chats"), Some(&other.bearer))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/bulk/sessions/{sid}/state"), None)
+            .await
+            .status(),
+        401
+    );
 }
