@@ -8,6 +8,7 @@ pub mod campaign_registry;
 pub mod scheduler;
 pub mod sender;
 pub mod sender_pool;
+pub mod webhook_router;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub struct Actors {
     pub campaigns: Addr<campaign_registry::CampaignRegistry>,
     pub senders: Addr<sender_pool::SenderPool>,
     pub scheduler: Addr<scheduler::SchedulerActor>,
+    pub webhook_router: Addr<webhook_router::WebhookRouter>,
 }
 
 /// Starts the supervised actors.
@@ -43,10 +45,13 @@ pub fn start_all(deps: &Deps) -> Actors {
     let campaigns = Supervisor::start(move |_| campaign_registry::CampaignRegistry::new(d, s));
     let (d, c) = (deps.clone(), campaigns.clone());
     let scheduler = Supervisor::start(move |_| scheduler::SchedulerActor::new(d, c));
+    let (d, s) = (deps.clone(), senders.clone());
+    let webhook_router = Supervisor::start(move |_| webhook_router::WebhookRouter::new(d, s));
     Actors {
         campaigns,
         senders,
         scheduler,
+        webhook_router,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod phone;
 pub mod schedule;
+pub mod webhook_event;
 
 pub use phone::PhoneNumber;
 

@@ -10,10 +10,12 @@ use actix_web::{web, HttpResponse};
 
 /// Registers all routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use routes::{campaigns, contacts, templates};
+    use routes::{campaigns, chats, contacts, templates};
     cfg.route("/", web::get().to(routes::health::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/health", web::head().to(routes::health::health))
+        .route("/webhook/wa", web::get().to(routes::webhooks::verify))
+        .route("/webhook/wa", web::post().to(routes::webhooks::receive))
         .service(
             web::scope("/bulk")
                 .app_data(extractors::bulk_json_config(8 * 1024 * 1024))
@@ -43,7 +45,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/campaigns/{id}/pause", web::post().to(campaigns::pause))
                 .route("/campaigns/{id}/resume", web::post().to(campaigns::resume))
                 .route("/campaigns/{id}/cancel", web::post().to(campaigns::cancel))
-                .route("/campaigns/{id}/retry", web::post().to(campaigns::retry)),
+                .route("/campaigns/{id}/retry", web::post().to(campaigns::retry))
+                .route("/sessions/{session_id}/chats", web::get().to(chats::chats))
+                .route(
+                    "/sessions/{session_id}/chats/{chat_id}/messages",
+                    web::get().to(chats::messages),
+                )
+                .route(
+                    "/sessions/{session_id}/state",
+                    web::get().to(chats::session_state),
+                )
+                .route("/settings/chat-log", web::put().to(chats::set_chat_log)),
         );
 }
 

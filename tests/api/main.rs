@@ -5,3 +5,4 @@ mod contract_schema;
 mod foundation;
 mod helpers;
 mod templates;
+mod webhooks;

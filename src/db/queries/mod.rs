@@ -2,5 +2,7 @@
 
 pub mod admin;
 pub mod campaigns;
+pub mod chats;
 pub mod contacts;
+pub mod events;
 pub mod templates;

@@ -1,7 +1,9 @@
 pub mod campaigns;
+pub mod chats;
 pub mod contacts;
 pub mod health;
 pub mod templates;
+pub mod webhooks;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

@@ -1,0 +1,171 @@
+//! `WebhookRouter`: processes stored webhook events (`gen_event_webhooks`) in order of arrival
+//! per session, with retries and the error text on the row (defect 25). Unprocessed rows are
+//! picked up at start and on a timer; rows are claimed with `FOR UPDATE SKIP LOCKED`, so several
+//! instances share the queue. Event effects are idempotent (forward-only statuses, upserts), so a
+//! crash between an effect and the row's `processed` flag only repeats harmless work.
+
+mod handlers;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use diesel_async::AsyncConnection;
+
+use crate::actors::sender_pool::SenderPool;
+use crate::actors::Deps;
+use crate::db::queries::events as q;
+
+/// Rows claimed per transaction.
+const BATCH: i64 = 200;
+/// Attempts before an event is given up (kept with its error text).
+pub const MAX_ATTEMPTS: i32 = 8;
+/// The timer picking up retries and rows inserted by other instances.
+const TICK: Duration = Duration::from_secs(1);
+
+/// A new row was stored: drain soon (fire and forget).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+/// Processes everything due now and answers how many rows were handled (tests, shutdown).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct DrainNow;
+
+pub struct WebhookRouter {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    deps: Deps,
+    senders: Addr<SenderPool>,
+    /// One drain at a time.
+    lock: tokio::sync::Mutex<()>,
+    /// Set by wake-ups during a drain: drain once more.
+    again: AtomicBool,
+}
+
+impl WebhookRouter {
+    pub fn new(deps: Deps, senders: Addr<SenderPool>) -> Self {
+        WebhookRouter {
+            shared: Arc::new(Shared {
+                deps,
+                senders,
+                lock: tokio::sync::Mutex::new(()),
+                again: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    fn spawn_drain(&self, ctx: &mut Context<Self>) {
+        let shared = self.shared.clone();
+        shared.again.store(true, Ordering::SeqCst);
+        if shared.lock.try_lock().is_err() {
+            return; // the running drain sees `again`
+        }
+        ctx.spawn(
+            async move {
+                shared.drain().await;
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Actor for WebhookRouter {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.spawn_drain(ctx);
+        ctx.run_interval(TICK, |this, ctx| this.spawn_drain(ctx));
+    }
+}
+
+impl Supervised for WebhookRouter {}
+
+impl Handler<Wake> for WebhookRouter {
+    type Result = ();
+    fn handle(&mut self, _: Wake, ctx: &mut Context<Self>) {
+        self.spawn_drain(ctx);
+    }
+}
+
+impl Handler<DrainNow> for WebhookRouter {
+    type Result = ResponseFuture<usize>;
+    fn handle(&mut self, _: DrainNow, _: &mut Context<Self>) -> Self::Result {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            shared.again.store(true, Ordering::SeqCst);
+            shared.drain().await
+        })
+    }
+}
+
+/// Backoff before retry `attempt` (1-based): 1, 2, 4 … s, at most 5 minutes.
+fn backoff_secs(attempt: i32) -> i64 {
+    (1i64 << (attempt - 1).clamp(0, 9)).min(300)
+}
+
+impl Shared {
+    async fn drain(&self) -> usize {
+        let _guard = self.lock.lock().await;
+        let mut total = 0;
+        while self.again.swap(false, Ordering::SeqCst) {
+            loop {
+                match self.batch().await {
+                    Ok(0) => break,
+                    Ok(n) => total += n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhook router: batch failed");
+                        break;
+                    }
+                }
+            }
+        }
+        total
+    }
+
+    /// Claims and handles one batch in one transaction on the primary database; each event's
+    /// primary-database effects run in a savepoint so one failure does not undo the others.
+    async fn batch(&self) -> anyhow::Result<usize> {
+        let mut conn = self.deps.db.primary.get().await?;
+        let n = conn
+            .transaction::<usize, anyhow::Error, _>(|conn| {
+                Box::pin(async move {
+                    let rows = q::claim(conn, BATCH).await?;
+                    let mut done = Vec::with_capacity(rows.len());
+                    let n = rows.len();
+                    for row in rows {
+                        let res = conn
+                            .transaction::<(), handlers::HandleError, _>(|c| {
+                                Box::pin(handlers::handle(self, c, &row))
+                            })
+                            .await;
+                        match res {
+                            Ok(()) => done.push(row.id),
+                            Err(e) => {
+                                let attempt = row.attempts + 1;
+                                let give_up = attempt >= MAX_ATTEMPTS;
+                                tracing::warn!(id = row.id, event_type = %row.event_type, attempt, give_up, error = %e, "webhook event failed");
+                                let text = if give_up {
+                                    format!("gave up after {attempt} attempts: {e}")
+                                } else {
+                                    e.to_string()
+                                };
+                                q::mark_failed(conn, row.id, &text, backoff_secs(attempt), give_up)
+                                    .await?;
+                            }
+                        }
+                    }
+                    if !done.is_empty() {
+                        q::mark_processed(conn, &done).await?;
+                    }
+                    Ok(n)
+                })
+            })
+            .await?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,167 @@
+//! `gen_event_webhooks`: the durable intake table and the router's queue (§9.3, defect 25).
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+type QueryResult<T> = Result<T, diesel::result::Error>;
+
+/// The session an event belongs to.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SessionRef {
+    /// `"WhatsAppSession".id`
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub session_key: String,
+    #[diesel(sql_type = Text)]
+    pub token: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub user_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub jid: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub name: Option<String>,
+}
+
+/// Resolves a session by the upstream's `userID`/`instanceName` (`"sessionId"`), else by
+/// `token` (transactional database).
+pub async fn resolve_session(
+    conn: &mut AsyncPgConnection,
+    keys: &[String],
+    token: Option<&str>,
+) -> QueryResult<Option<SessionRef>> {
+    let rows: Vec<SessionRef> = diesel::sql_query(
+        r#"SELECT id, "sessionId" AS session_key, token, "userId" AS user_id, jid, "sessionName" AS name
+           FROM "WhatsAppSession"
+           WHERE "sessionId" = ANY($1) OR ($2::text IS NOT NULL AND token = $2)
+           ORDER BY array_position($1, "sessionId") NULLS LAST LIMIT 1"#,
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(keys.to_vec())
+    .bind::<Nullable<Text>, _>(token)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().next())
+}
+
+/// One event to store.
+pub struct NewEvent<'a> {
+    pub event_type: &'a str,
+    pub user_token: Option<&'a str>,
+    pub event_data: &'a serde_json::Value,
+    pub raw_data: &'a str,
+    pub dedup_key: &'a str,
+    pub session_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub unknown_session: bool,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Stores an event unless its identity is already stored. `Some(id)` when inserted, `None` for
+/// a redelivery.
+pub async fn insert_event(
+    conn: &mut AsyncPgConnection,
+    e: &NewEvent<'_>,
+) -> QueryResult<Option<i64>> {
+    let rows: Vec<IdRow> = diesel::sql_query(
+        r#"INSERT INTO gen_event_webhooks (event_type, source, user_token, event_data, raw_data, processed,
+             received_at, dedup_key, session_id, user_id, unknown_session)
+           VALUES ($1, 'wa', $2, $3, $4, false, $5, $6, $7, $8, $9)
+           ON CONFLICT (dedup_key) DO NOTHING RETURNING id"#,
+    )
+    .bind::<Text, _>(e.event_type)
+    .bind::<Nullable<Text>, _>(e.user_token)
+    .bind::<Jsonb, _>(e.event_data)
+    .bind::<Text, _>(e.raw_data)
+    .bind::<Timestamptz, _>(e.received_at)
+    .bind::<Text, _>(e.dedup_key)
+    .bind::<Nullable<Text>, _>(e.session_id)
+    .bind::<Nullable<Text>, _>(e.user_id)
+    .bind::<Bool, _>(e.unknown_session)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().next().map(|r| r.id))
+}
+
+/// A claimed row.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct EventRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub user_token: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub raw_data: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub session_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub user_id: Option<String>,
+    #[diesel(sql_type = Bool)]
+    pub unknown_session: bool,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pub received_at: DateTime<Utc>,
+}
+
+/// Claims due unprocessed rows in id order (call inside a transaction). A row waits while an
+/// earlier row of the same session waits for a retry, so each session's events are handled in
+/// order of arrival; rows locked by another instance are skipped.
+pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<EventRow>> {
+    diesel::sql_query(
+        r#"SELECT e.id, e.event_type, e.user_token, e.raw_data, e.session_id, e.user_id, e.unknown_session,
+                  e.attempts, e.received_at
+           FROM gen_event_webhooks e
+           WHERE e.processed = false AND e.next_attempt_at <= now()
+             AND NOT EXISTS (SELECT 1 FROM gen_event_webhooks b
+                             WHERE b.processed = false AND b.id < e.id AND b.next_attempt_at > now()
+                               AND b.session_id IS NOT DISTINCT FROM e.session_id)
+           ORDER BY e.id LIMIT $1 FOR UPDATE OF e SKIP LOCKED"#,
+    )
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// Marks rows processed.
+pub async fn mark_processed(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE gen_event_webhooks SET processed = true, processed_at = now(), updated_at = now(),
+           attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)",
+    )
+    .bind::<diesel::sql_types::Array<BigInt>, _>(ids.to_vec())
+    .execute(conn)
+    .await
+}
+
+/// Records a failed attempt: retried after `retry_in_secs`, or given up (`processed` true with
+/// the error kept) when `give_up`.
+pub async fn mark_failed(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    error: &str,
+    retry_in_secs: i64,
+    give_up: bool,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE gen_event_webhooks SET attempts = attempts + 1, last_error = $2, updated_at = now(),
+           next_attempt_at = now() + make_interval(secs => $3),
+           processed = $4, processed_at = CASE WHEN $4 THEN now() ELSE NULL END
+         WHERE id = $1",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<Text, _>(error)
+    .bind::<diesel::sql_types::Double, _>(retry_in_secs as f64)
+    .bind::<Bool, _>(give_up)
+    .execute(conn)
+    .await
+}

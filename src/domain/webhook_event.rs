@@ -1,0 +1,241 @@
+//! Webhook envelopes of the upstream (upstream.md §6.2) and the reference (gateway-api.md §9.2):
+//! parsing, signature check (§6.3) and event identity for de-duplication (§6.5).
+
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// One parsed webhook: the event object (the JSON body, or the form's `jsonData`) and the
+/// session identifiers that came with it.
+#[derive(Debug, Clone)]
+pub struct WebhookEnvelope {
+    /// `type`.
+    pub kind: String,
+    /// `event`: an object, or a string for `QR`, `QRTimeout`, `ConnectFailure`.
+    pub event: Value,
+    /// The whole event object (top-level extras such as `state`, `qrCodeBase64`, `base64`).
+    pub object: Map<String, Value>,
+    /// The upstream's `userID`.
+    pub user_id: Option<String>,
+    /// The upstream's `instanceName`.
+    pub instance_name: Option<String>,
+    /// The reference's top-level `token`.
+    pub token: Option<String>,
+}
+
+impl WebhookEnvelope {
+    /// A top-level string member of the event object.
+    pub fn top_str(&self, key: &str) -> Option<&str> {
+        self.object.get(key).and_then(Value::as_str)
+    }
+}
+
+/// Why a body is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Neither a JSON object nor a form with `jsonData`.
+    InvalidBody,
+    /// No usable `type`.
+    MissingType,
+    /// `event` is neither an object nor a string.
+    InvalidEvent,
+}
+
+impl ParseError {
+    pub fn message(self) -> &'static str {
+        match self {
+            ParseError::InvalidBody => "Invalid JSON data",
+            ParseError::MissingType => "Invalid JSON data: missing event type",
+            ParseError::InvalidEvent => "Invalid JSON data: event must be an object or a string",
+        }
+    }
+}
+
+fn non_empty(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Parses either envelope. The format is recognised from the bytes (a JSON object starts with
+/// `{`), so a wrong `Content-Type` does not lose an event.
+pub fn parse_envelope(body: &[u8]) -> Result<WebhookEnvelope, ParseError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let (mut object, form_user, form_instance) = match first {
+        Some(b'{') => {
+            let v: Value = serde_json::from_slice(body).map_err(|_| ParseError::InvalidBody)?;
+            match v {
+                Value::Object(m) => (m, None, None),
+                _ => return Err(ParseError::InvalidBody),
+            }
+        }
+        Some(_) => {
+            let fields: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(body).map_err(|_| ParseError::InvalidBody)?;
+            let mut json_data = None;
+            let (mut user, mut instance) = (None, None);
+            for (k, v) in fields {
+                match k.as_str() {
+                    "jsonData" => json_data = Some(v),
+                    "userID" => user = Some(v),
+                    "instanceName" => instance = Some(v),
+                    _ => {}
+                }
+            }
+            let json_data = json_data.ok_or(ParseError::InvalidBody)?;
+            match serde_json::from_str::<Value>(&json_data) {
+                Ok(Value::Object(m)) => (m, user, instance),
+                _ => return Err(ParseError::InvalidBody),
+            }
+        }
+        None => return Err(ParseError::InvalidBody),
+    };
+    let kind = non_empty(object.get("type")).ok_or(ParseError::MissingType)?;
+    let event = match object.get("event") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ (Value::Object(_) | Value::String(_))) => v.clone(),
+        Some(_) => return Err(ParseError::InvalidEvent),
+    };
+    let user_id = form_user
+        .filter(|s| !s.is_empty())
+        .or_else(|| non_empty(object.get("userID")));
+    let instance_name = form_instance
+        .filter(|s| !s.is_empty())
+        .or_else(|| non_empty(object.get("instanceName")));
+    let token = non_empty(object.get("token"));
+    object.remove("userID");
+    object.remove("instanceName");
+    Ok(WebhookEnvelope {
+        kind,
+        event,
+        object,
+        user_id,
+        instance_name,
+        token,
+    })
+}
+
+/// Verifies `x-hmac-signature` (lowercase or uppercase hex of HMAC-SHA256 over the exact
+/// bytes) in constant time.
+pub fn verify_signature(key: &[u8], body: &[u8], signature_hex: &str) -> bool {
+    let Ok(given) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        return false;
+    };
+    mac.update(body);
+    // `verify_slice` compares in constant time (`subtle`).
+    mac.verify_slice(&given).is_ok()
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        match cur.get(p) {
+            Some(n) => cur = n,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+/// The event identity of upstream.md §6.5, scoped by session (`scope`: the upstream userID or
+/// token): `Message`/`MessageSent` by `Info.ID` + `Chat`; `ReadReceipt` by sorted `MessageIDs`,
+/// `state` and `Sender`; anything else by a SHA-256 of the event object's canonical JSON.
+pub fn dedup_key(scope: &str, env: &WebhookEnvelope) -> String {
+    let ident = match env.kind.as_str() {
+        "Message" | "MessageSent" if !s(&env.event, &["Info", "ID"]).is_empty() => format!(
+            "{}|{}",
+            s(&env.event, &["Info", "ID"]),
+            s(&env.event, &["Info", "Chat"])
+        ),
+        "ReadReceipt" if env.event.get("MessageIDs").is_some() => {
+            let mut ids: Vec<&str> = env
+                .event
+                .get("MessageIDs")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            ids.sort_unstable();
+            format!(
+                "{}|{}|{}",
+                ids.join(","),
+                env.top_str("state").unwrap_or(""),
+                s(&env.event, &["Sender"])
+            )
+        }
+        _ => {
+            // serde_json's map is ordered, so this is canonical for equal content.
+            let canon = serde_json::to_vec(&env.object).unwrap_or_default();
+            hex::encode(Sha256::digest(&canon))
+        }
+    };
+    let raw = format!("{scope}|{}|{ident}", env.kind);
+    if raw.len() <= 200 {
+        raw
+    } else {
+        format!(
+            "{}|{}|h:{}",
+            scope,
+            env.kind,
+            hex::encode(Sha256::digest(raw.as_bytes()))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &[u8] = b"test-hmac-key-0123456789abcdef-0123";
+
+    #[test]
+    fn hmac_vectors_of_upstream_6_3() {
+        let json = br#"{"event":{},"instanceName":"cs-team-1","type":"Connected","userID":"5f2b8c9d0e1a4b3c8d7e6f5a4b3c2d1e"}"#;
+        assert!(verify_signature(
+            KEY,
+            json,
+            "bea69dabb2f32d4166cba56c8dd312313e9377415b3e7386ae0a951aa34d1b69"
+        ));
+        let form = b"instanceName=cs-team-1&jsonData=%7B%22event%22%3A%7B%7D%2C%22type%22%3A%22Connected%22%7D&userID=5f2b8c9d0e1a4b3c8d7e6f5a4b3c2d1e";
+        assert!(verify_signature(
+            KEY,
+            form,
+            "2ccece7cf62205b581beeaccc50b82821a3afdbec5380a22f9902c0a81cfec76"
+        ));
+        assert!(!verify_signature(KEY, form, "00"));
+        assert!(!verify_signature(KEY, form, "zz"));
+        let e = parse_envelope(form).unwrap();
+        assert_eq!(e.kind, "Connected");
+        assert_eq!(
+            e.user_id.as_deref(),
+            Some("5f2b8c9d0e1a4b3c8d7e6f5a4b3c2d1e")
+        );
+        let e = parse_envelope(json).unwrap();
+        assert_eq!(e.instance_name.as_deref(), Some("cs-team-1"));
+    }
+
+    #[test]
+    fn refusals() {
+        for b in [
+            &b""[..],
+            b"[]",
+            b"{",
+            b"\"x\"",
+            b"{\"event\":{}}",
+            b"{\"type\":\"Message\",\"event\":5}",
+            b"a=b",
+            b"jsonData=%5B%5D",
+        ] {
+            assert!(
+                parse_envelope(b).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+        let e = parse_envelope(br#"{"type":"QR","event":"code"}"#).unwrap();
+        assert_eq!(e.event, Value::String("code".into()));
+    }
+}

@@ -1,0 +1,190 @@
+//! `/webhook/wa` (contract §9.1–9.3, defects 24, 25): verification handshake and event intake.
+//! An event is verified, stored durably (received bytes + parsed event, de-duplicated by
+//! identity) and only then answered; the `WebhookRouter` processes it afterwards.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use futures_util::StreamExt;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+use crate::actors::webhook_router::Wake;
+use crate::db::queries::events::{self as q, NewEvent};
+use crate::domain::webhook_event::{dedup_key, parse_envelope, verify_signature};
+use crate::error::{ApiError, Envelope};
+use crate::startup::AppState;
+
+/// Above this size the parsed `event` is not stored a second time in `event_data` (the bytes
+/// are in `raw_data`); history syncs can be megabytes (defect 28).
+const EVENT_DATA_MAX: usize = 1024 * 1024;
+
+fn err(status: StatusCode, code: &'static str, msg: &'static str) -> ApiError {
+    ApiError::new(status, code, msg).envelope(Envelope::Error)
+}
+
+fn db_err(e: impl Into<ApiError>) -> ApiError {
+    e.into().envelope(Envelope::Error)
+}
+
+/// `GET /webhook/wa` (§9.1).
+pub async fn verify(
+    state: web::Data<AppState>,
+    query: web::Query<Vec<(String, String)>>,
+) -> HttpResponse {
+    let Some(expected) = state.settings.webhook_verify_token.as_ref() else {
+        return HttpResponse::Ok().json(json!({"message": "Webhook verification disabled"}));
+    };
+    let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let token_ok = get("hub.verify_token").is_some_and(|t| {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            t.as_bytes(),
+            expected.expose_secret().as_bytes(),
+        ))
+    });
+    if get("hub.mode") == Some("subscribe") && token_ok {
+        HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(get("hub.challenge").unwrap_or("").to_string())
+    } else {
+        HttpResponse::Forbidden().json(json!({"error": "Forbidden"}))
+    }
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    cap: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let too_large = || {
+        err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+        )
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(cap));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "Invalid request body",
+            )
+        })?;
+        if body.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `POST /webhook/wa`.
+pub async fn receive(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let settings = &state.settings;
+    let body = read_body(&req, payload, settings.webhook_max_body_bytes).await?;
+    // Signature first: nothing unverified is parsed or stored.
+    let signature = req
+        .headers()
+        .get("x-hmac-signature")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    match (settings.webhook_hmac_key.as_ref(), signature) {
+        (Some(key), Some(sig)) => {
+            if !verify_signature(key.expose_secret().as_bytes(), &body, sig) {
+                return Err(err(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_signature",
+                    "Invalid signature",
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(err(
+                StatusCode::UNAUTHORIZED,
+                "missing_signature",
+                "Missing signature",
+            ));
+        }
+        (None, _) if settings.webhook_require_signature => {
+            tracing::error!("WEBHOOK_REQUIRE_SIGNATURE is set but WEBHOOK_HMAC_KEY is not");
+            return Err(err(
+                StatusCode::UNAUTHORIZED,
+                "missing_signature",
+                "Signature cannot be verified",
+            ));
+        }
+        (None, _) => {}
+    }
+    let raw = std::str::from_utf8(&body)
+        .map_err(|_| err(StatusCode::BAD_REQUEST, "invalid_body", "Invalid JSON data"))?;
+    let env = parse_envelope(&body)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "invalid_body", e.message()))?;
+
+    let mut keys: Vec<String> = Vec::with_capacity(2);
+    keys.extend(env.user_id.iter().cloned());
+    keys.extend(env.instance_name.iter().cloned());
+    let session = {
+        let mut conn = state.db.transactional.get().await.map_err(db_err)?;
+        q::resolve_session(&mut conn, &keys, env.token.as_deref())
+            .await
+            .map_err(db_err)?
+    };
+    let scope = session
+        .as_ref()
+        .map(|s| s.session_key.clone())
+        .or_else(|| env.user_id.clone())
+        .or_else(|| env.token.clone())
+        .unwrap_or_default();
+    let key = dedup_key(&scope, &env);
+    let omitted;
+    let event_data: &Value = if body.len() > EVENT_DATA_MAX {
+        omitted = json!({"omitted": true, "bytes": body.len()});
+        &omitted
+    } else {
+        &env.event
+    };
+    let session_id = session
+        .as_ref()
+        .map(|s| s.id.as_str())
+        .or(env.user_id.as_deref());
+    let new = NewEvent {
+        event_type: &env.kind,
+        user_token: session
+            .as_ref()
+            .map(|s| s.token.as_str())
+            .or(env.token.as_deref()),
+        event_data,
+        raw_data: raw,
+        dedup_key: &key,
+        session_id,
+        user_id: session.as_ref().and_then(|s| s.user_id.as_deref()),
+        unknown_session: session.is_none(),
+        received_at: Utc::now(),
+    };
+    let inserted = {
+        let mut conn = state.db.primary.get().await.map_err(db_err)?;
+        q::insert_event(&mut conn, &new).await.map_err(db_err)?
+    };
+    match inserted {
+        Some(id) => {
+            tracing::debug!(id, event_type = %env.kind, "webhook stored");
+            state.actors.webhook_router.do_send(Wake);
+        }
+        None => tracing::info!(event_type = %env.kind, "webhook redelivery ignored"),
+    }
+    Ok(HttpResponse::Ok().json(json!({"status": "success"})))
+}

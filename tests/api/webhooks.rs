@@ -1,0 +1,658 @@
+//! `/webhook/wa` intake and the `WebhookRouter` (gateway-api.md §9, defects 24–28).
+
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
+use serde_json::{json, Value};
+use wa_gateway::actors::webhook_router::DrainNow;
+use wa_gateway::fake_upstream::sign_body;
+
+use std::time::Duration;
+
+use wa_gateway::fake_upstream::{connected_event, disconnected_event};
+
+use crate::helpers::{eventually, json as body_json, spawn_app, spawn_app_with, TestApp, TestUser};
+
+const FIXTURE_USER: &str = "5f2b8c9d0e1a4b3c8d7e6f5a4b3c2d1e";
+const KEY: &str = "test-hmac-key-0123456789abcdef-0123";
+const FIXTURES: [&str; 10] = [
+    "connected",
+    "disconnected",
+    "logged-out",
+    "message-image",
+    "message-sent-text",
+    "message-text-lid-reply",
+    "message-text",
+    "qr",
+    "read-receipt-delivered",
+    "read-receipt-read",
+];
+
+fn fixture(name: &str, session_key: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/upstream/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("fixture");
+    serde_json::from_str(&text.replace(FIXTURE_USER, session_key)).expect("fixture json")
+}
+
+fn json_body(event: &Value) -> Vec<u8> {
+    serde_json::to_vec(event).unwrap()
+}
+
+/// The default (form) envelope of upstream.md §6.2 for a JSON-mode event object.
+fn form_body(event: &Value) -> Vec<u8> {
+    let mut obj = event.as_object().unwrap().clone();
+    let user = obj
+        .remove("userID")
+        .and_then(|v| v.as_str().map(String::from));
+    let inst = obj
+        .remove("instanceName")
+        .and_then(|v| v.as_str().map(String::from));
+    let data = serde_json::to_string(&obj).unwrap();
+    serde_urlencoded::to_string([
+        ("instanceName", inst.unwrap_or_default()),
+        ("jsonData", data),
+        ("userID", user.unwrap_or_default()),
+    ])
+    .unwrap()
+    .into_bytes()
+}
+
+async fn post(app: &TestApp, body: Vec<u8>, form: bool, sig: Option<String>) -> reqwest::Response {
+    let mut req = app.client.post(app.url("/webhook/wa")).header(
+        "content-type",
+        if form {
+            "application/x-www-form-urlencoded"
+        } else {
+            "application/json"
+        },
+    );
+    if let Some(s) = sig {
+        req = req.header("x-hmac-signature", s);
+    }
+    req.body(body).send().await.unwrap()
+}
+
+async fn drain(app: &TestApp) -> usize {
+    app.actors.webhook_router.send(DrainNow).await.unwrap()
+}
+
+#[derive(QueryableByName, Debug)]
+struct EventRow {
+    #[diesel(sql_type = Bool)]
+    processed: bool,
+    #[diesel(sql_type = Bool)]
+    unknown_session: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    user_token: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    raw_data: Option<String>,
+}
+
+async fn events(app: &TestApp) -> Vec<EventRow> {
+    let mut c = app.db.primary.get().await.unwrap();
+    diesel::sql_query(
+        "SELECT processed, unknown_session, last_error, user_token, raw_data FROM gen_event_webhooks ORDER BY id",
+    )
+    .load(&mut c)
+    .await
+    .unwrap()
+}
+
+#[derive(QueryableByName)]
+struct One {
+    #[diesel(sql_type = Nullable<Text>)]
+    v: Option<String>,
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> Option<String> {
+    let mut c = app.db.primary.get().await.unwrap();
+    let rows: Vec<One> = diesel::sql_query(sql).load(&mut c).await.unwrap();
+    rows.into_iter().next().and_then(|r| r.v)
+}
+
+async fn enable_chat_log(app: &TestApp, user: &TestUser) {
+    let mut c = app.db.primary.get().await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO user_settings (user_token, chat_log_enabled) VALUES ($1, true)
+         ON CONFLICT (user_token) DO UPDATE SET chat_log_enabled = true",
+    )
+    .bind::<Text, _>(&user.session_token)
+    .execute(&mut c)
+    .await
+    .unwrap();
+}
+
+#[actix_web::test]
+async fn every_fixture_in_both_envelopes_is_stored_and_processed() {
+    let app = spawn_app().await;
+    let json_user = app.create_user("jsonuser").await;
+    let form_user = app.create_user("formuser").await;
+    enable_chat_log(&app, &json_user).await;
+    for name in FIXTURES {
+        for (user, form) in [(&json_user, false), (&form_user, true)] {
+            let ev = fixture(name, &user.session_key);
+            let body = if form { form_body(&ev) } else { json_body(&ev) };
+            let resp = post(&app, body.clone(), form, None).await;
+            assert_eq!(resp.status(), 200, "{name} form={form}");
+            assert_eq!(body_json(resp).await, json!({"status": "success"}));
+        }
+    }
+    drain(&app).await;
+    let rows = events(&app).await;
+    assert_eq!(rows.len(), 2 * FIXTURES.len());
+    for r in &rows {
+        assert!(r.processed, "{r:?}");
+        assert!(r.last_error.is_none(), "{r:?}");
+        assert!(!r.unknown_session);
+        let t = r.user_token.as_deref().unwrap();
+        assert!(t == json_user.session_token || t == form_user.session_token);
+    }
+    // The received bytes are stored as received (form body kept url-encoded).
+    assert!(rows
+        .iter()
+        .any(|r| r.raw_data.as_deref().unwrap().starts_with("instanceName=")));
+    // Messages and chats for the JSON user (chat log on): content stored, chat_room_id set.
+    let body = scalar(
+        &app,
+        &format!(
+            "SELECT body AS v FROM whats_app_messages WHERE message_id = '3A5F0C2B9D8E7F6A1B4C' AND user_token = '{}'",
+            json_user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(body.as_deref(), Some("Halo, saya mau pesan 2 paket ya"));
+    let orphan = scalar(
+        &app,
+        "SELECT count(*)::text AS v FROM chat_messages m LEFT JOIN chat_rooms r ON r.id = m.chat_room_id WHERE r.id IS NULL",
+    )
+    .await;
+    assert_eq!(orphan.as_deref(), Some("0"));
+    // The form user has chat log off (default): no content.
+    let n = scalar(
+        &app,
+        &format!(
+            "SELECT count(*)::text AS v FROM whats_app_messages WHERE user_token = '{}' AND body IS NOT NULL",
+            form_user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(n.as_deref(), Some("0"));
+    // Sent message read by its receipt (both envelopes).
+    let st = scalar(
+        &app,
+        &format!(
+            "SELECT status AS v FROM whats_app_messages WHERE message_id = '3EB0A1B2C3D4E5F6A7B8C9' AND user_token = '{}'",
+            json_user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(st.as_deref(), Some("read"));
+    // Last session event of the fixture list is qr → qr_waiting.
+    let state = scalar(
+        &app,
+        &format!(
+            "SELECT session_state AS v FROM whats_app_sessions WHERE user_token = '{}'",
+            form_user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(state.as_deref(), Some("qr_waiting"));
+}
+
+#[actix_web::test]
+async fn signatures_are_verified_over_the_received_bytes() {
+    let app = spawn_app_with(|s| {
+        s.webhook_hmac_key = Some(secrecy::SecretString::from(KEY.to_string()));
+    })
+    .await;
+    let user = app.create_user("signed").await;
+    for form in [false, true] {
+        let ev = fixture("message-text", &user.session_key);
+        let body = if form { form_body(&ev) } else { json_body(&ev) };
+        let resp = post(&app, body.clone(), form, None).await;
+        assert_eq!(resp.status(), 401);
+        assert!(body_json(resp).await["error"].is_string());
+        let bad = sign_body("another-key-0123456789abcdef-01234", &body);
+        assert_eq!(
+            post(&app, body.clone(), form, Some(bad)).await.status(),
+            401
+        );
+        assert_eq!(
+            post(&app, body.clone(), form, Some("nothex".into()))
+                .await
+                .status(),
+            401
+        );
+        assert!(
+            events(&app).await.is_empty(),
+            "nothing stored before a good signature"
+        );
+    }
+    let ev = fixture("connected", &user.session_key);
+    for form in [false, true] {
+        let body = if form { form_body(&ev) } else { json_body(&ev) };
+        let good = sign_body(KEY, &body);
+        let resp = post(&app, body, form, Some(good)).await;
+        assert_eq!(resp.status(), 200);
+    }
+    // The same event in both envelopes is one event.
+    assert_eq!(events(&app).await.len(), 1);
+    // The upstream.md §6.3 test vector.
+    let vector = br#"{"event":{},"instanceName":"cs-team-1","type":"Connected","userID":"5f2b8c9d0e1a4b3c8d7e6f5a4b3c2d1e"}"#;
+    let resp = post(
+        &app,
+        vector.to_vec(),
+        false,
+        Some("bea69dabb2f32d4166cba56c8dd312313e9377415b3e7386ae0a951aa34d1b69".into()),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let rows = events(&app).await;
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[1].unknown_session,
+        "an unknown session is stored, flagged"
+    );
+}
+
+#[actix_web::test]
+async fn redeliveries_are_recognised_and_harmless() {
+    let app = spawn_app().await;
+    let user = app.create_user("redeliver").await;
+    let ev = fixture("message-text", &user.session_key);
+    for _ in 0..3 {
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    }
+    assert_eq!(post(&app, form_body(&ev), true, None).await.status(), 200);
+    drain(&app).await;
+    assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    drain(&app).await;
+    assert_eq!(events(&app).await.len(), 1);
+    let unread = scalar(
+        &app,
+        &format!(
+            "SELECT unread_count::text AS v FROM chat_rooms WHERE user_token = '{}'",
+            user.session_token
+        ),
+    )
+    .await;
+    assert_eq!(unread.as_deref(), Some("1"));
+}
+
+#[actix_web::test]
+async fn malformed_bodies_are_4xx_with_an_error() {
+    let app = spawn_app_with(|s| s.webhook_max_body_bytes = 64 * 1024).await;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("application/json", b"".to_vec()),
+        ("application/json", b"{".to_vec()),
+        ("application/json", b"[]".to_vec()),
+        ("application/json", b"null".to_vec()),
+        ("application/json", br#"{"event":{}}"#.to_vec()),
+        ("application/json", br#"{"type":5,"event":{}}"#.to_vec()),
+        (
+            "application/json",
+            br#"{"type":"Message","event":[1]}"#.to_vec(),
+        ),
+        ("application/json", vec![0xff, 0xfe, b'{']),
+        ("application/x-www-form-urlencoded", b"userID=x".to_vec()),
+        (
+            "application/x-www-form-urlencoded",
+            b"jsonData=notjson".to_vec(),
+        ),
+        ("text/plain", b"hello".to_vec()),
+    ];
+    for (ct, body) in cases {
+        let resp = app
+            .client
+            .post(app.url("/webhook/wa"))
+            .header("content-type", ct)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{:?}", String::from_utf8_lossy(&body));
+        assert!(body_json(resp).await["error"].is_string());
+    }
+    let big = format!(
+        r#"{{"type":"X","event":{{"pad":"{}"}}}}"#,
+        "a".repeat(70 * 1024)
+    );
+    let resp = post(&app, big.into_bytes(), false, None).await;
+    assert_eq!(resp.status(), 413);
+    assert!(events(&app).await.is_empty());
+    // The reference's own shape is accepted (token → session), a string event too.
+    let user = app.create_user("refshape").await;
+    let body = json!({"type": "Connected", "event": {}, "token": user.session_token});
+    assert_eq!(
+        post(&app, json_body(&body), false, None).await.status(),
+        200
+    );
+    drain(&app).await;
+    let rows = events(&app).await;
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].unknown_session);
+}
+
+#[actix_web::test]
+async fn a_read_before_its_delivered_stays_read() {
+    let app = spawn_app().await;
+    let user = app.create_user("ooo").await;
+    for name in [
+        "read-receipt-read",
+        "read-receipt-delivered",
+        "message-sent-text",
+    ] {
+        let ev = fixture(name, &user.session_key);
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+        drain(&app).await;
+    }
+    let q = |t: &str| {
+        format!(
+            "SELECT {t} AS v FROM whats_app_messages WHERE message_id = '3EB0A1B2C3D4E5F6A7B8C9'"
+        )
+    };
+    assert_eq!(scalar(&app, &q("status")).await.as_deref(), Some("read"));
+    let cm = scalar(
+        &app,
+        "SELECT status || (read_at IS NOT NULL)::text AS v FROM chat_messages WHERE message_id = '3EB0A1B2C3D4E5F6A7B8C9'",
+    )
+    .await;
+    assert_eq!(cm.as_deref(), Some("readtrue"));
+    // A late Delivered does not move it back.
+    let mut ev = fixture("read-receipt-delivered", &user.session_key);
+    ev["event"]["Timestamp"] = json!("2025-01-15T04:00:00Z");
+    assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    drain(&app).await;
+    assert_eq!(scalar(&app, &q("status")).await.as_deref(), Some("read"));
+}
+
+#[actix_web::test]
+async fn connection_events_track_session_state() {
+    let app = spawn_app().await;
+    let user = app.create_user("conn").await;
+    let q = format!(
+        "SELECT session_state || connected::text || logged_in::text AS v FROM whats_app_sessions WHERE user_token = '{}'",
+        user.session_token
+    );
+    for (name, want) in [
+        ("connected", "connectedtruetrue"),
+        ("disconnected", "disconnectedfalsetrue"),
+        ("connected", "connectedtruetrue"),
+        ("logged-out", "logged_outfalsefalse"),
+    ] {
+        let mut ev = fixture(name, &user.session_key);
+        // Distinct events (otherwise the second Connected is a redelivery).
+        ev["event"]["seq"] = json!(uuid::Uuid::new_v4().to_string());
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+        drain(&app).await;
+        assert_eq!(scalar(&app, &q).await.as_deref(), Some(want), "{name}");
+    }
+}
+
+#[actix_web::test]
+async fn verification_handshake() {
+    let app = spawn_app().await;
+    let resp = app.get("/webhook/wa", None).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        body_json(resp).await,
+        json!({"message": "Webhook verification disabled"})
+    );
+    let app = spawn_app_with(|s| {
+        s.webhook_verify_token = Some(secrecy::SecretString::from("vt".to_string()));
+    })
+    .await;
+    let ok = app
+        .get(
+            "/webhook/wa?hub.mode=subscribe&hub.verify_token=vt&hub.challenge=abc",
+            None,
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "abc");
+    let bad = app
+        .get(
+            "/webhook/wa?hub.mode=subscribe&hub.verify_token=no&hub.challenge=abc",
+            None,
+        )
+        .await;
+    assert_eq!(bad.status(), 403);
+    assert_eq!(body_json(bad).await["error"], "Forbidden");
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Counters {
+    #[diesel(sql_type = BigInt)]
+    sent: i64,
+    #[diesel(sql_type = BigInt)]
+    delivered: i64,
+    #[diesel(sql_type = BigInt)]
+    read: i64,
+    #[diesel(sql_type = BigInt)]
+    items_read: i64,
+}
+
+/// Points the simulated upstream's per-user webhook at the gateway.
+fn deliver_webhooks_to_gateway(app: &TestApp, user: &TestUser) {
+    let mut fu = app.upstream.user(&user.session_token).expect("fake user");
+    fu.webhook = app.url("/webhook/wa");
+    app.upstream.add_user(fu);
+}
+
+async fn start_campaign(app: &TestApp, user: &TestUser, phones: &[&str]) -> i64 {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let mut c = app.conn().await;
+    let t: Vec<Id> = diesel::sql_query(
+        r#"INSERT INTO "WhatsAppCampaigns"(user_id,name,type,status,message_body,created_at,updated_at)
+           VALUES ($1,'tpl','text','active','hi',now(),now()) RETURNING id"#,
+    )
+    .bind::<Text, _>(&user.user_id)
+    .load(&mut c)
+    .await
+    .unwrap();
+    let resp = app
+        .post_json(
+            "/bulk/campaign/execute",
+            Some(&user.bearer),
+            &json!({"campaign_id": t[0].id, "name": "wh", "phone": phones, "send_sync": "now",
+                    "session_id": user.session_id}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    body_json(resp).await["data"]["id"]
+        .as_i64()
+        .expect("campaign id")
+}
+
+async fn counters(app: &TestApp, id: i64) -> Counters {
+    let mut c = app.conn().await;
+    let rows: Vec<Counters> = diesel::sql_query(
+        r#"SELECT sent_count::bigint AS sent, delivered_count::bigint AS delivered, read_count::bigint AS read,
+             (SELECT count(*) FROM "WhatsAppBulkCampaignItems" i WHERE i.bulk_campaign_id = c.id
+                AND i.read_at IS NOT NULL AND i.delivered_at IS NOT NULL AND i.status = 'sent') AS items_read
+           FROM "WhatsAppBulkCampaigns" c WHERE id = $1"#,
+    )
+    .bind::<BigInt, _>(id)
+    .load(&mut c)
+    .await
+    .unwrap();
+    rows.into_iter().next().unwrap()
+}
+
+#[actix_web::test]
+async fn receipts_from_the_upstream_reach_campaign_items() {
+    let app = spawn_app().await;
+    let user = app.create_user("receipts").await;
+    deliver_webhooks_to_gateway(&app, &user);
+    let id = start_campaign(
+        &app,
+        &user,
+        &["6281200000001", "6281200000002", "6281200000003"],
+    )
+    .await;
+    let want = Counters {
+        sent: 3,
+        delivered: 3,
+        read: 3,
+        items_read: 3,
+    };
+    eventually(Duration::from_secs(20), || async {
+        let c = counters(&app, id).await;
+        (c == want).then_some(())
+    })
+    .await;
+    // Redelivered receipts change nothing.
+    let deliveries = app.upstream.webhook_deliveries();
+    assert!(!deliveries.is_empty());
+    drain(&app).await;
+    assert_eq!(counters(&app, id).await, want);
+    let n = scalar(
+        &app,
+        "SELECT count(*)::text AS v FROM gen_event_webhooks WHERE NOT processed OR last_error IS NOT NULL",
+    )
+    .await;
+    assert_eq!(n.as_deref(), Some("0"));
+}
+
+#[actix_web::test]
+async fn disconnected_pauses_sending_and_connected_resumes_it() {
+    let app = spawn_app().await;
+    let user = app.create_user("pause").await;
+    deliver_webhooks_to_gateway(&app, &user);
+    // A first campaign starts the session's sender.
+    let first = start_campaign(&app, &user, &["6281200000011"]).await;
+    eventually(Duration::from_secs(20), || async {
+        (counters(&app, first).await.sent == 1).then_some(())
+    })
+    .await;
+    app.upstream
+        .emit_event(&user.session_token, disconnected_event())
+        .await
+        .unwrap();
+    let q = format!(
+        "SELECT session_state AS v FROM whats_app_sessions WHERE user_token = '{}'",
+        user.session_token
+    );
+    eventually(Duration::from_secs(10), || async {
+        (scalar(&app, &q).await.as_deref() == Some("disconnected")).then_some(())
+    })
+    .await;
+    let second = start_campaign(&app, &user, &["6281200000012"]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.upstream.sends_to("6281200000012"),
+        0,
+        "paused while disconnected"
+    );
+    app.upstream
+        .emit_event(&user.session_token, connected_event())
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(20), || async {
+        (counters(&app, second).await.sent == 1).then_some(())
+    })
+    .await;
+    assert_eq!(scalar(&app, &q).await.as_deref(), Some("connected"));
+}
+
+#[actix_web::test]
+async fn chats_messages_and_state_are_readable_by_their_owner_only() {
+    let app = spawn_app().await;
+    let user = app.create_user("reader").await;
+    let other = app.create_user("other").await;
+    let sid = &user.session_id;
+    // Chat log off by default: turn it on through the route.
+    let resp = app
+        .put_json(
+            "/bulk/settings/chat-log",
+            Some(&user.bearer),
+            &json!({"session_id": sid, "enabled": true}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    for name in [
+        "connected",
+        "message-text",
+        "message-image",
+        "message-sent-text",
+    ] {
+        let ev = fixture(name, &user.session_key);
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    }
+    drain(&app).await;
+    let chats = body_json(
+        app.get(&format!("/bulk/sessions/{sid}/chats"), Some(&user.bearer))
+            .await,
+    )
+    .await;
+    let list = chats["data"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{chats}");
+    assert_eq!(list[0]["contact_j_id"], "6281234567890@s.whatsapp.net");
+    assert_eq!(list[0]["unread_count"], 2);
+    assert!(list[0].get("user_token").is_none());
+    let msgs = body_json(
+        app.get(
+            &format!(
+                "/bulk/sessions/{sid}/chats/6281234567890@s.whatsapp.net/messages?page=1&limit=2"
+            ),
+            Some(&user.bearer),
+        )
+        .await,
+    )
+    .await;
+    let m = msgs["data"].as_array().unwrap();
+    assert_eq!(m.len(), 2, "{msgs}");
+    // Newest first.
+    let t0 = m[0]["message_timestamp"].as_str().unwrap();
+    let t1 = m[1]["message_timestamp"].as_str().unwrap();
+    assert!(t0 >= t1, "{msgs}");
+    assert!(m[0]["chat_room_id"].as_i64().unwrap() > 0);
+    let all = body_json(
+        app.get(
+            &format!("/bulk/sessions/{sid}/chats/6281234567890@s.whatsapp.net/messages"),
+            Some(&user.bearer),
+        )
+        .await,
+    )
+    .await;
+    let all = all["data"].as_array().unwrap();
+    assert_eq!(all.len(), 3);
+    let sent = all
+        .iter()
+        .find(|m| m["message_id"] == "3EB0A1B2C3D4E5F6A7B8C9")
+        .unwrap();
+    assert_eq!(sent["sender_type"], "user");
+    assert_eq!(
+        sent["content"],
+        "Halo Budi, promo paket hemat berlaku sampai Jumat."
+    );
+    let state = body_json(
+        app.get(&format!("/bulk/sessions/{sid}/state"), Some(&user.bearer))
+            .await,
+    )
+    .await;
+    assert_eq!(state["data"]["session_state"], "connected");
+    assert_eq!(state["data"]["chat_log_enabled"], true);
+    // Another tenant, or no token: refused.
+    assert_eq!(
+        app.get(&format!("/bulk/sessions/{sid}/chats"), Some(&other.bearer))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/bulk/sessions/{sid}/state"), None)
+            .await
+            .status(),
+        401
+    );
+}
