@@ -15,6 +15,7 @@ use wa_gateway::startup::Application;
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
 
 /// A running gateway with its own database and simulated upstream.
+#[allow(dead_code)] // not every test binary module reads every field
 pub struct TestApp {
     pub address: String,
     pub port: u16,
@@ -28,6 +29,7 @@ pub struct TestApp {
 }
 
 /// A customer with an active subscription and a connected WhatsApp session.
+#[allow(dead_code)] // not every test binary module reads every field
 #[derive(Debug, Clone)]
 pub struct TestUser {
     pub user_id: String,
