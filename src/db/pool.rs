@@ -6,7 +6,7 @@ use diesel::QueryableByName;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 use secrecy::ExposeSecret;
@@ -52,10 +52,9 @@ pub fn build_pool(db: &DatabaseSettings) -> Result<DbPool, anyhow::Error> {
         let app_name = app_name.clone();
         async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
-            diesel::sql_query(format!(
+            conn.batch_execute(&format!(
                 "SET statement_timeout = {statement_ms}; SET application_name = '{app_name}'"
             ))
-            .execute(&mut conn)
             .await
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)

@@ -11,7 +11,8 @@ use actix_web::{web, HttpResponse};
 /// Registers all routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use routes::campaigns;
-    cfg.route("/", web::get().to(routes::health::index))
+    cfg.service(web::scope("/wa").default_service(web::to(crate::gateway::handle)))
+        .route("/", web::get().to(routes::health::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/health", web::head().to(routes::health::health))
         .service(
