@@ -11,7 +11,9 @@ use actix_web::{web, HttpResponse};
 /// Registers all routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use routes::campaigns;
-    cfg.service(web::scope("/wa").default_service(web::to(crate::gateway::handle)))
+    // Every method of /wa and /wa/* (the gateway decides what is a group and what is 404).
+    cfg.route("/wa", web::to(crate::gateway::handle))
+        .route("/wa/{tail:.*}", web::to(crate::gateway::handle))
         .route("/", web::get().to(routes::health::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/health", web::head().to(routes::health::health))

@@ -1,3 +1,4 @@
 mod contract_schema;
 mod foundation;
+mod gateway;
 mod helpers;
