@@ -244,8 +244,7 @@ async fn two_database_mode_leaves_the_owner_tables_unaltered() {
     );
     let tx_cols = columns(&tx_url).await;
     assert_has(&tx_cols, GATEWAY_TRANSACTIONAL_TABLES);
-    let primary_cols =
-        columns(&secrecy::ExposeSecret::expose_secret(&settings.database.url).to_string()).await;
+    let primary_cols = columns(secrecy::ExposeSecret::expose_secret(&settings.database.url)).await;
     assert_has(&primary_cols, PRIMARY_TABLES);
     assert!(
         !primary_cols.iter().any(|c| c.table == "User"),
