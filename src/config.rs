@@ -107,6 +107,8 @@ pub struct Settings {
     pub image_allow_loopback: bool,
     pub entitlement_cache_ttl: Duration,
     pub admin_allowed_ips: Vec<String>,
+    /// How often the message statistics recorder writes its batch (`STATS_FLUSH_INTERVAL_MS`).
+    pub stats_flush_interval: Duration,
     pub contact_sync_timeout: Duration,
     pub send_rate_per_sec: f64,
     pub send_jitter: f64,
@@ -357,6 +359,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            stats_flush_interval: millis(env, "STATS_FLUSH_INTERVAL_MS", 200)?,
             contact_sync_timeout: secs(env, "CONTACT_SYNC_TIMEOUT_SECS", 30.0)?,
             send_rate_per_sec,
             send_jitter,

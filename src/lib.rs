@@ -5,6 +5,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod fake_upstream;
+pub mod gateway;
 pub mod http;
 pub mod startup;
 pub mod telemetry;

@@ -22,6 +22,10 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub client: WhatsAppClient,
     pub actors: Actors,
+    /// The entitlement cache of `/wa/*` (keyed by session token).
+    pub entitlements: crate::gateway::Entitlements,
+    /// The message statistics recorder (§5.5).
+    pub stats: crate::gateway::StatsRecorder,
 }
 
 /// A built, not yet running, application.
@@ -29,6 +33,7 @@ pub struct Application {
     port: u16,
     db: Databases,
     actors: Actors,
+    stats: crate::gateway::StatsRecorder,
     server: Server,
     shutdown_timeout: Duration,
 }
@@ -53,12 +58,19 @@ impl Application {
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         };
         let actors = crate::actors::start_all(&deps);
+        let stats = crate::gateway::StatsRecorder::start(
+            db.transactional.clone(),
+            db.two_database_mode,
+            settings.stats_flush_interval,
+        );
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             db: db.clone(),
             http,
             client,
             actors: actors.clone(),
+            entitlements: crate::gateway::Entitlements::new(settings.entitlement_cache_ttl),
+            stats: stats.clone(),
         });
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let port = listener.local_addr()?.port();
@@ -78,6 +90,7 @@ impl Application {
             port,
             db,
             actors,
+            stats,
             server,
             shutdown_timeout,
         })
@@ -106,6 +119,8 @@ impl Application {
             "gateway listening"
         );
         let result = self.server.await;
+        // Requests have drained: write the pending message statistics.
+        let _ = tokio::time::timeout(self.shutdown_timeout, self.stats.shutdown()).await;
         let _ = tokio::time::timeout(self.shutdown_timeout, self.actors.shutdown()).await;
         result
     }

@@ -11,7 +11,10 @@ use actix_web::{web, HttpResponse};
 /// Registers all routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use routes::{campaigns, chats, contacts, templates};
-    cfg.route("/", web::get().to(routes::health::index))
+    // Every method of /wa and /wa/* (the gateway decides what is a group and what is 404).
+    cfg.route("/wa", web::to(crate::gateway::handle))
+        .route("/wa/{tail:.*}", web::to(crate::gateway::handle))
+        .route("/", web::get().to(routes::health::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/health", web::head().to(routes::health::health))
         .route("/webhook/wa", web::get().to(routes::webhooks::verify))
