@@ -468,9 +468,10 @@ async fn start_campaign(app: &TestApp, user: &TestUser, phones: &[&str]) -> i64 
         )
         .await;
     assert_eq!(resp.status(), 201);
-    body_json(resp).await["data"]["id"]
+    let body = body_json(resp).await;
+    body["data"]["bulk_campaign_id"]
         .as_i64()
-        .expect("campaign id")
+        .unwrap_or_else(|| panic!("campaign id in {body}"))
 }
 
 async fn counters(app: &TestApp, id: i64) -> Counters {
@@ -505,11 +506,22 @@ async fn receipts_from_the_upstream_reach_campaign_items() {
         read: 3,
         items_read: 3,
     };
-    eventually(Duration::from_secs(20), || async {
-        let c = counters(&app, id).await;
-        (c == want).then_some(())
-    })
-    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while counters(&app, id).await != want {
+        if std::time::Instant::now() > deadline {
+            let evs: Vec<String> = events(&app)
+                .await
+                .iter()
+                .map(|e| format!("{:?} {:?}", e.processed, e.last_error))
+                .collect();
+            panic!(
+                "counters {:?}; events {evs:?}; deliveries {:?}",
+                counters(&app, id).await,
+                app.upstream.webhook_deliveries()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Redelivered receipts change nothing.
     let deliveries = app.upstream.webhook_deliveries();
     assert!(!deliveries.is_empty());
