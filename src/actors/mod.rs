@@ -8,6 +8,7 @@ pub mod campaign_registry;
 pub mod scheduler;
 pub mod sender;
 pub mod sender_pool;
+pub mod webhook_intake;
 pub mod webhook_router;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub struct Actors {
     pub senders: Addr<sender_pool::SenderPool>,
     pub scheduler: Addr<scheduler::SchedulerActor>,
     pub webhook_router: Addr<webhook_router::WebhookRouter>,
+    pub webhook_intake: Addr<webhook_intake::WebhookIntake>,
 }
 
 /// Starts the supervised actors.
@@ -47,11 +49,14 @@ pub fn start_all(deps: &Deps) -> Actors {
     let scheduler = Supervisor::start(move |_| scheduler::SchedulerActor::new(d, c));
     let (d, s) = (deps.clone(), senders.clone());
     let webhook_router = Supervisor::start(move |_| webhook_router::WebhookRouter::new(d, s));
+    let pool = deps.db.primary.clone();
+    let webhook_intake = Supervisor::start(move |_| webhook_intake::WebhookIntake::new(pool));
     Actors {
         campaigns,
         senders,
         scheduler,
         webhook_router,
+        webhook_intake,
     }
 }
 

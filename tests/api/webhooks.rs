@@ -468,9 +468,10 @@ async fn start_campaign(app: &TestApp, user: &TestUser, phones: &[&str]) -> i64 
         )
         .await;
     assert_eq!(resp.status(), 201);
-    body_json(resp).await["data"]["id"]
+    let body = body_json(resp).await;
+    body["data"]["bulk_campaign_id"]
         .as_i64()
-        .expect("campaign id")
+        .unwrap_or_else(|| panic!("campaign id in {body}"))
 }
 
 async fn counters(app: &TestApp, id: i64) -> Counters {
@@ -505,11 +506,22 @@ async fn receipts_from_the_upstream_reach_campaign_items() {
         read: 3,
         items_read: 3,
     };
-    eventually(Duration::from_secs(20), || async {
-        let c = counters(&app, id).await;
-        (c == want).then_some(())
-    })
-    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while counters(&app, id).await != want {
+        if std::time::Instant::now() > deadline {
+            let evs: Vec<String> = events(&app)
+                .await
+                .iter()
+                .map(|e| format!("{:?} {:?}", e.processed, e.last_error))
+                .collect();
+            panic!(
+                "counters {:?}; events {evs:?}; deliveries {:?}",
+                counters(&app, id).await,
+                app.upstream.webhook_deliveries()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Redelivered receipts change nothing.
     let deliveries = app.upstream.webhook_deliveries();
     assert!(!deliveries.is_empty());
@@ -654,5 +666,120 @@ async fn chats_messages_and_state_are_readable_by_their_owner_only() {
             .await
             .status(),
         401
+    );
+}
+
+/// Benchmark (scripts/bench-webhooks.sh): durable ingest of `Message` events over HTTP against
+/// PostgreSQL `COPY` of the same rows, and the processing lag (stored → processed).
+/// `BENCH_EVENTS` (default 20000), `BENCH_CONCURRENCY` (default 64).
+#[actix_web::test]
+#[ignore]
+async fn bench_ingest_message_events() {
+    use futures_util::StreamExt;
+    let n: usize = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let conc: usize = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let app = spawn_app_with(|s| s.database.pool_size = (s.database.pool_size).max(32)).await;
+    let user = app.create_user("bench").await;
+    let bodies: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let mut ev = wa_gateway::fake_upstream::incoming_text_event(
+                &format!("62812{:08}", i % 5000),
+                &format!("bench message {i}"),
+            );
+            ev["userID"] = json!(user.session_key);
+            ev["instanceName"] = json!("bench");
+            json_body(&ev)
+        })
+        .collect();
+    let client = reqwest::Client::new();
+    let url = app.url("/webhook/wa");
+    let started = std::time::Instant::now();
+    let ok = futures_util::stream::iter(bodies.iter().cloned())
+        .map(|b| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(b)
+                    .send()
+                    .await
+                    .map(|r| r.status() == 200)
+                    .unwrap_or(false)
+            }
+        })
+        .buffer_unordered(conc)
+        .filter(|ok| futures_util::future::ready(*ok))
+        .count()
+        .await;
+    let http_secs = started.elapsed().as_secs_f64();
+    assert_eq!(ok, n, "every event answered 200");
+    // Wait for the router, then the lag percentiles.
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        drain(&app).await;
+        let left = scalar(
+            &app,
+            "SELECT count(*)::text AS v FROM gen_event_webhooks WHERE NOT processed",
+        )
+        .await;
+        if left.as_deref() == Some("0") || std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    let proc_secs = started.elapsed().as_secs_f64();
+    let lag = scalar(
+        &app,
+        "SELECT format('p50 %s ms, p99 %s ms, max %s ms',
+             round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - received_at) * 1000)::numeric, 1),
+             round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - received_at) * 1000)::numeric, 1),
+             round(max(extract(epoch FROM processed_at - received_at) * 1000)::numeric, 1)) AS v
+         FROM gen_event_webhooks WHERE processed",
+    )
+    .await
+    .unwrap_or_default();
+    // COPY of the same rows into a table of the same shape.
+    let csv = std::env::temp_dir().join(format!("bench-webhooks-{}.csv", std::process::id()));
+    {
+        let mut c = app.db.primary.get().await.unwrap();
+        diesel::sql_query("CREATE TABLE bench_copy (LIKE gen_event_webhooks INCLUDING ALL)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        diesel::sql_query(format!(
+            "COPY (SELECT event_type, source, user_token, event_data, raw_data, received_at, dedup_key, session_id, user_id
+                   FROM gen_event_webhooks) TO '{}' CSV",
+            csv.display()
+        ))
+        .execute(&mut c)
+        .await
+        .expect("COPY TO (needs a local server)");
+    }
+    let url = app.database_url();
+    let copy_started = std::time::Instant::now();
+    let status = std::process::Command::new("psql")
+        .arg(&url)
+        .arg("-qc")
+        .arg(format!(
+            "\\copy bench_copy (event_type, source, user_token, event_data, raw_data, received_at, dedup_key, session_id, user_id) FROM '{}' CSV",
+            csv.display()
+        ))
+        .status()
+        .expect("psql");
+    let copy_secs = copy_started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&csv);
+    assert!(status.success());
+    let http_rate = n as f64 / http_secs;
+    let copy_rate = n as f64 / copy_secs;
+    println!(
+        "webhook ingest: {n} Message events, concurrency {conc}: {http_rate:.0} events/s over HTTP (answered after commit), \
+         {copy_rate:.0} rows/s with COPY, ratio {:.2}; all processed after {proc_secs:.1} s; processing lag {lag}",
+        http_rate / copy_rate
     );
 }

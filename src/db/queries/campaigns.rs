@@ -761,13 +761,18 @@ pub async fn mark_receipt(
     conn.transaction(|conn| {
         Box::pin(async move {
             let n = diesel::sql_query(
-                r#"WITH upd AS (
+                r#"WITH old AS (
+                     SELECT id, delivered_at IS NULL AS d_new, read_at IS NULL AS r_new FROM "WhatsAppBulkCampaignItems"
+                     WHERE message_id = ANY($1) AND (delivered_at IS NULL OR ($3 AND read_at IS NULL)) FOR UPDATE),
+                   upd AS (
                      UPDATE "WhatsAppBulkCampaignItems" i SET
                        delivered_at = COALESCE(i.delivered_at, $2),
                        read_at = CASE WHEN $3 THEN COALESCE(i.read_at, $2) ELSE i.read_at END,
                        updated_at = now()
-                     WHERE i.message_id = ANY($1) AND (i.delivered_at IS NULL OR ($3 AND i.read_at IS NULL))
-                     RETURNING i.bulk_campaign_id, (i.delivered_at = $2) AS newly_delivered, ($3 AND i.read_at = $2) AS newly_read)
+                     FROM old WHERE i.id = old.id
+                     -- "newly" from the values before the update (a Delivered and a Read in the
+                     -- same second must not count the delivery twice)
+                     RETURNING i.bulk_campaign_id, old.d_new AS newly_delivered, ($3 AND old.r_new) AS newly_read)
                    UPDATE "WhatsAppBulkCampaigns" c SET delivered_count = c.delivered_count + s.d, read_count = c.read_count + s.r, updated_at = now()
                    FROM (SELECT bulk_campaign_id, count(*) FILTER (WHERE newly_delivered) AS d, count(*) FILTER (WHERE newly_read) AS r FROM upd GROUP BY 1) s
                    WHERE c.id = s.bulk_campaign_id"#,

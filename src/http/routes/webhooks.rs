@@ -9,8 +9,9 @@ use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
+use crate::actors::webhook_intake::{OwnedEvent, Store};
 use crate::actors::webhook_router::Wake;
-use crate::db::queries::events::{self as q, NewEvent};
+use crate::db::queries::events as q;
 use crate::domain::webhook_event::{dedup_key, parse_envelope, verify_signature};
 use crate::error::{ApiError, Envelope};
 use crate::startup::AppState;
@@ -161,24 +162,28 @@ pub async fn receive(
         .as_ref()
         .map(|s| s.id.as_str())
         .or(env.user_id.as_deref());
-    let new = NewEvent {
-        event_type: &env.kind,
+    let new = OwnedEvent {
+        event_type: env.kind.clone(),
         user_token: session
             .as_ref()
-            .map(|s| s.token.as_str())
-            .or(env.token.as_deref()),
-        event_data,
-        raw_data: raw,
-        dedup_key: &key,
-        session_id,
-        user_id: session.as_ref().and_then(|s| s.user_id.as_deref()),
+            .map(|s| s.token.clone())
+            .or(env.token.clone()),
+        event_data: event_data.clone(),
+        raw_data: raw.to_string(),
+        dedup_key: key,
+        session_id: session_id.map(str::to_string),
+        user_id: session.as_ref().and_then(|s| s.user_id.clone()),
         unknown_session: session.is_none(),
         received_at: Utc::now(),
     };
-    let inserted = {
-        let mut conn = state.db.primary.get().await.map_err(db_err)?;
-        q::insert_event(&mut conn, &new).await.map_err(db_err)?
-    };
+    // Group commit: answered after the batch holding this event is committed.
+    let inserted = state
+        .actors
+        .webhook_intake
+        .send(Store(new))
+        .await
+        .map_err(|e| db_err(ApiError::internal(e)))?
+        .map_err(|e| db_err(ApiError::internal(anyhow::anyhow!(e))))?;
     match inserted {
         Some(id) => {
             tracing::debug!(id, event_type = %env.kind, "webhook stored");

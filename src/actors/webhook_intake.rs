@@ -1,0 +1,139 @@
+//! Group commit for webhook intake: concurrent requests' events are inserted together, one
+//! statement and one commit per batch; each request is answered only after its batch commits.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
+use tokio::sync::oneshot;
+
+use crate::db::DbPool;
+
+/// Largest batch per statement.
+const MAX_BATCH: usize = 1000;
+
+/// One event to store (owned).
+#[derive(Debug, Clone)]
+pub struct OwnedEvent {
+    pub event_type: String,
+    pub user_token: Option<String>,
+    pub event_data: serde_json::Value,
+    pub raw_data: String,
+    pub dedup_key: String,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub unknown_session: bool,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Stores an event: `Ok(Some(id))` when new, `Ok(None)` for a redelivery.
+#[derive(Message)]
+#[rtype(result = "Result<Option<i64>, String>")]
+pub struct Store(pub OwnedEvent);
+
+type Reply = oneshot::Sender<Result<Option<i64>, String>>;
+
+pub struct WebhookIntake {
+    pool: DbPool,
+    pending: Vec<(OwnedEvent, Reply)>,
+    flushing: bool,
+}
+
+impl WebhookIntake {
+    pub fn new(pool: DbPool) -> Self {
+        WebhookIntake {
+            pool,
+            pending: Vec::new(),
+            flushing: false,
+        }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.pending.is_empty() {
+            self.flushing = false;
+            return;
+        }
+        self.flushing = true;
+        let take = self.pending.len().min(MAX_BATCH);
+        let batch: Vec<_> = self.pending.drain(..take).collect();
+        let pool = self.pool.clone();
+        ctx.spawn(
+            async move { insert_batch(&pool, batch).await }
+                .into_actor(self)
+                .map(|_, act, ctx| act.flush(ctx)),
+        );
+    }
+}
+
+impl Actor for WebhookIntake {
+    type Context = Context<Self>;
+}
+
+impl Supervised for WebhookIntake {}
+
+impl Handler<Store> for WebhookIntake {
+    type Result = ResponseFuture<Result<Option<i64>, String>>;
+    fn handle(&mut self, msg: Store, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        self.pending.push((msg.0, tx));
+        if !self.flushing {
+            self.flush(ctx);
+        }
+        Box::pin(async move { rx.await.map_err(|_| "intake stopped".to_string())? })
+    }
+}
+
+#[derive(QueryableByName)]
+struct Inserted {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    dedup_key: String,
+}
+
+async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
+    let res = async {
+        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+        let ev: Vec<&OwnedEvent> = batch.iter().map(|(e, _)| e).collect();
+        let rows: Vec<Inserted> = diesel::sql_query(
+            r#"INSERT INTO gen_event_webhooks (event_type, source, user_token, event_data, raw_data, processed,
+                 received_at, dedup_key, session_id, user_id, unknown_session)
+               SELECT t, 'wa', ut, ed, rd, false, ra, dk, si, ui, us
+               FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                           $8::text[], $9::bool[]) WITH ORDINALITY AS x(t, ut, ed, rd, ra, dk, si, ui, us, n)
+               ORDER BY n
+               ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"#,
+        )
+        .bind::<Array<Text>, _>(ev.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.user_token.clone()).collect::<Vec<_>>())
+        .bind::<Array<Jsonb>, _>(ev.iter().map(|e| e.event_data.clone()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(ev.iter().map(|e| e.raw_data.clone()).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(ev.iter().map(|e| e.received_at).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(ev.iter().map(|e| e.dedup_key.clone()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.session_id.clone()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.user_id.clone()).collect::<Vec<_>>())
+        .bind::<Array<Bool>, _>(ev.iter().map(|e| e.unknown_session).collect::<Vec<_>>())
+        .load(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok::<HashMap<String, i64>, String>(rows.into_iter().map(|r| (r.dedup_key, r.id)).collect())
+    }
+    .await;
+    match res {
+        Ok(mut ids) => {
+            for (e, reply) in batch {
+                // The first of equal keys gets the id; later ones are redeliveries.
+                let _ = reply.send(Ok(ids.remove(&e.dedup_key)));
+            }
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "webhook batch insert failed");
+            for (_, reply) in batch {
+                let _ = reply.send(Err(err.clone()));
+            }
+        }
+    }
+}
