@@ -19,7 +19,7 @@ use rate::TokenBucket;
 /// Attempts allowed for an item that keeps failing with "surely not sent" errors.
 const MAX_ATTEMPTS: i32 = 8;
 /// Items sent concurrently when the rate limit is off.
-const UNLIMITED_BATCH: usize = 200;
+const UNLIMITED_BATCH: usize = 64;
 
 /// Drives one session's sends.
 pub struct SenderActor {
@@ -369,8 +369,24 @@ async fn run_batch(
             Err(e) => SendResult::Failed { id: item.id, reason: e.short_reason() },
         });
     }
-    let mut conn = deps.db.transactional.get().await?;
-    let completed = q::record_results(&mut conn, records).await?;
+    // The sends happened: their results must be recorded, so a failing database is retried
+    // here rather than letting the items turn "outcome unknown".
+    let mut attempt = 0u32;
+    let completed = loop {
+        let res = match deps.db.transactional.get().await {
+            Ok(mut conn) => q::record_results(&mut conn, records.clone()).await.map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        match res {
+            Ok(c) => break c,
+            Err(e) if attempt < 40 => {
+                attempt += 1;
+                tracing::warn!(session = %session_id, attempt, error.message = %e, "recording send results failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     for c in completed {
         tracing::info!(campaign_id = c, "campaign finished");
     }
