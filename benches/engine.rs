@@ -26,11 +26,14 @@ struct User {
 }
 
 fn base_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 async fn admin(sql: &str) {
-    let (c, conn) = tokio_postgres::connect(&base_url(), tokio_postgres::NoTls).await.expect("postgres");
+    let (c, conn) = tokio_postgres::connect(&base_url(), tokio_postgres::NoTls)
+        .await
+        .expect("postgres");
     tokio::spawn(conn);
     c.batch_execute(sql).await.expect(sql);
 }
@@ -51,7 +54,10 @@ async fn start(adjust: impl FnOnce(&mut Settings), emit_webhooks: bool) -> Bench
     u.set_path(&format!("/{db_name}"));
     let env: HashMap<String, String> = [
         ("DATABASE_URL".to_string(), u.to_string()),
-        ("JWT_SECRET".to_string(), "bench-secret-0123456789".to_string()),
+        (
+            "JWT_SECRET".to_string(),
+            "bench-secret-0123456789".to_string(),
+        ),
         ("DB_POOL_SIZE".to_string(), "24".to_string()),
         ("LOG_LEVEL".to_string(), "warn".to_string()),
     ]
@@ -79,21 +85,44 @@ impl Bench {
         use diesel_async::AsyncConnection;
         let mut u = url::Url::parse(&base_url()).unwrap();
         u.set_path(&format!("/{}", self.db_name));
-        diesel_async::AsyncPgConnection::establish(u.as_str()).await.unwrap()
+        diesel_async::AsyncPgConnection::establish(u.as_str())
+            .await
+            .unwrap()
     }
 
     async fn user(&self, i: usize) -> User {
         let mut conn = self.conn().await;
-        let user = admin::create_user(&mut conn, &format!("u{i}"), &format!("u{i}@bench")).await.unwrap();
-        admin::grant_subscription(&mut conn, &user, 5, chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap();
-        let token = format!("bench-tok-{i}");
-        let fake = FakeUser::new(&format!("u{i}"), &token);
-        admin::add_session(&mut conn, &user, NewSessionSpec { session_key: fake.id.clone(), name: format!("s{i}"), token, connected: true })
+        let user = admin::create_user(&mut conn, &format!("u{i}"), &format!("u{i}@bench"))
             .await
             .unwrap();
+        admin::grant_subscription(
+            &mut conn,
+            &user,
+            5,
+            chrono::Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+        let token = format!("bench-tok-{i}");
+        let fake = FakeUser::new(&format!("u{i}"), &token);
+        admin::add_session(
+            &mut conn,
+            &user,
+            NewSessionSpec {
+                session_key: fake.id.clone(),
+                name: format!("s{i}"),
+                token,
+                connected: true,
+            },
+        )
+        .await
+        .unwrap();
         self.upstream.add_user(fake);
         let secret = self.settings.jwt_secret.clone().unwrap();
-        let bearer = admin::issue_token(&mut conn, &user, Some(&secret), chrono::Duration::hours(2)).await.unwrap();
+        let bearer =
+            admin::issue_token(&mut conn, &user, Some(&secret), chrono::Duration::hours(2))
+                .await
+                .unwrap();
         #[derive(diesel::QueryableByName)]
         struct Id {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -104,7 +133,10 @@ impl Bench {
             .get_result(&mut conn)
             .await
             .unwrap();
-        User { bearer, template: t.id }
+        User {
+            bearer,
+            template: t.id,
+        }
     }
 
     async fn execute_campaign(&self, u: &User, phones: Vec<String>, send_sync: &str) -> i64 {
@@ -117,7 +149,9 @@ impl Bench {
             .await
             .unwrap();
         assert_eq!(r.status(), 201, "{:?}", r.text().await);
-        r.json::<serde_json::Value>().await.unwrap()["data"]["bulk_campaign_id"].as_i64().unwrap()
+        r.json::<serde_json::Value>().await.unwrap()["data"]["bulk_campaign_id"]
+            .as_i64()
+            .unwrap()
     }
 
     async fn scalar(&self, sql: &str) -> i64 {
@@ -127,11 +161,19 @@ impl Bench {
             n: i64,
         }
         let mut conn = self.conn().await;
-        diesel::sql_query(sql).get_result::<N>(&mut conn).await.unwrap().n
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut conn)
+            .await
+            .unwrap()
+            .n
     }
 
     async fn finish(self) {
-        admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name)).await;
+        admin(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.db_name
+        ))
+        .await;
     }
 }
 
@@ -139,7 +181,9 @@ fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let f: Vec<&str> = stat.split_whitespace().collect();
     let tick = 100.0;
-    (f.get(13).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) + f.get(14).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)) / tick
+    (f.get(13).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(14).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+        / tick
 }
 
 async fn throughput() {
@@ -171,14 +215,19 @@ async fn throughput() {
             break;
         }
         if t0.elapsed() > Duration::from_secs(600) {
-            println!("{}", json!({"bench": "throughput", "error": "timeout", "done": done}));
+            println!(
+                "{}",
+                json!({"bench": "throughput", "error": "timeout", "done": done})
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = t0.elapsed();
     let cpu = cpu_seconds() - cpu0;
-    let sent = b.scalar(r#"SELECT count(*) AS n FROM "WhatsAppBulkCampaignItems" WHERE status = 'sent'"#).await;
+    let sent = b
+        .scalar(r#"SELECT count(*) AS n FROM "WhatsAppBulkCampaignItems" WHERE status = 'sent'"#)
+        .await;
     let journal = b.upstream.journal().len();
     println!(
         "{}",
@@ -200,7 +249,9 @@ async fn rate() {
     }
     let secs = 60.0;
     for (i, u) in users.iter().enumerate() {
-        let phones = (0..((r * secs) as usize + 100)).map(|k| format!("63{:05}{:06}", i, k)).collect();
+        let phones = (0..((r * secs) as usize + 100))
+            .map(|k| format!("63{:05}{:06}", i, k))
+            .collect();
         b.execute_campaign(u, phones, "now").await;
     }
     tokio::time::sleep(Duration::from_secs_f64(secs + 5.0)).await;
@@ -216,12 +267,18 @@ async fn rate() {
         ts.sort();
         // steady state: the 60 s after the first send
         let start = ts[0];
-        let in_minute = ts.iter().filter(|t| (**t - start).num_milliseconds() < 60_000).count();
+        let in_minute = ts
+            .iter()
+            .filter(|t| (**t - start).num_milliseconds() < 60_000)
+            .count();
         let achieved = in_minute as f64 / 60.0;
         rates.push(achieved);
         worst_rel = worst_rel.max(((achieved - r) / r).abs());
         for (i, t) in ts.iter().enumerate() {
-            let n = ts[i..].iter().take_while(|u| (**u - *t).num_milliseconds() < 1000).count();
+            let n = ts[i..]
+                .iter()
+                .take_while(|u| (**u - *t).num_milliseconds() < 1000)
+                .count();
             max_window = max_window.max(n);
         }
     }
@@ -248,7 +305,12 @@ async fn scheduler() {
     for k in 0..1000 {
         let at = base + chrono::Duration::milliseconds((k * 60_000 / 1000) as i64);
         let u = &users[k % users.len()];
-        b.execute_campaign(u, vec![format!("64{:09}", k)], &at.format("%Y-%m-%d %H:%M:%S").to_string()).await;
+        b.execute_campaign(
+            u,
+            vec![format!("64{:09}", k)],
+            &at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        )
+        .await;
     }
     tokio::time::sleep(Duration::from_secs(80)).await;
     #[derive(diesel::QueryableByName)]
@@ -265,7 +327,11 @@ async fn scheduler() {
         .map(|l| l.ms)
         .collect();
     late.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let pct = |p: f64| late.get(((late.len() as f64 * p) as usize).min(late.len().saturating_sub(1))).cloned().unwrap_or(f64::NAN);
+    let pct = |p: f64| {
+        late.get(((late.len() as f64 * p) as usize).min(late.len().saturating_sub(1)))
+            .cloned()
+            .unwrap_or(f64::NAN)
+    };
     println!(
         "{}",
         json!({"bench": "scheduler", "campaigns": 1000, "started": late.len(), "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": late.last()})
@@ -278,8 +344,17 @@ async fn memory() {
     let n = 10_000;
     // Sessions, campaigns and items inserted in bulk (the API path is measured elsewhere).
     let mut conn = b.conn().await;
-    let user = admin::create_user(&mut conn, "mem", "mem@bench").await.unwrap();
-    admin::grant_subscription(&mut conn, &user, n as i32, chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap();
+    let user = admin::create_user(&mut conn, "mem", "mem@bench")
+        .await
+        .unwrap();
+    admin::grant_subscription(
+        &mut conn,
+        &user,
+        n,
+        chrono::Utc::now() + chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
     diesel::sql_query(format!(
         r#"INSERT INTO "WhatsAppSession"(id,"sessionId","sessionName",token,"userId",connected,"loggedIn",status,"createdAt","updatedAt")
            SELECT 'ms'||g, 'mk'||g, 's'||g, 'mt'||g, '{u}', true, true, 'connected', now(), now() FROM generate_series(1,{n}) g;
@@ -309,7 +384,10 @@ async fn memory() {
     // The pool starts a sender per session with work; wait until they run, then measure idle RSS.
     tokio::time::sleep(Duration::from_secs(30)).await;
     let rss = rss_mb();
-    println!("{}", json!({"bench": "memory", "sessions_with_queued_work": n, "rss_mb_before": rss0, "rss_mb_idle": rss}));
+    println!(
+        "{}",
+        json!({"bench": "memory", "sessions_with_queued_work": n, "rss_mb_before": rss0, "rss_mb_idle": rss})
+    );
     b.finish().await;
 }
 
@@ -324,7 +402,10 @@ fn rss_mb() -> f64 {
 }
 
 fn main() {
-    let which = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "all".into());
+    let which = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "all".into());
     actix_web::rt::System::new().block_on(async move {
         match which.as_str() {
             "throughput" => throughput().await,

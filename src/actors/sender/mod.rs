@@ -374,7 +374,9 @@ async fn run_batch(
     let mut attempt = 0u32;
     let completed = loop {
         let res = match deps.db.transactional.get().await {
-            Ok(mut conn) => q::record_results(&mut conn, records.clone()).await.map_err(anyhow::Error::from),
+            Ok(mut conn) => q::record_results(&mut conn, records.clone())
+                .await
+                .map_err(anyhow::Error::from),
             Err(e) => Err(e.into()),
         };
         match res {
