@@ -26,6 +26,11 @@ pub struct AppState {
     pub entitlements: crate::gateway::Entitlements,
     /// The message statistics recorder (§5.5).
     pub stats: crate::gateway::StatsRecorder,
+    /// Webhook session resolution, cached briefly (sessions change rarely; events are many).
+    pub webhook_sessions: moka::future::Cache<
+        (Vec<String>, Option<String>),
+        Option<crate::db::queries::events::SessionRef>,
+    >,
 }
 
 /// A built, not yet running, application.
@@ -70,6 +75,10 @@ impl Application {
             client,
             actors: actors.clone(),
             entitlements: crate::gateway::Entitlements::new(settings.entitlement_cache_ttl),
+            webhook_sessions: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(settings.entitlement_cache_ttl)
+                .build(),
             stats: stats.clone(),
         });
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;

@@ -399,3 +399,66 @@ async fn campaigns_are_tenant_isolated_and_validated() {
     );
     let _ = app.actors.scheduler.send(Sweep).await;
 }
+
+#[actix_web::test]
+async fn a_sender_pool_stopped_mid_run_is_rebuilt_from_the_database() {
+    let app = spawn_app_with(|s| s.send_rate_per_sec = 20.0).await;
+    let user = app.create_user("kim").await;
+    let template = app.insert_text_template(&user.user_id, "Lagi").await;
+    let phones: Vec<String> = (0..40).map(|i| format!("628190000{i:02}")).collect();
+    let refs: Vec<&str> = phones.iter().map(String::as_str).collect();
+    let id = execute(&app, &user, template, &refs, "now").await;
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        (app.upstream.journal().len() >= 5).then_some(())
+    })
+    .await;
+    // Stops the pool and every sender; the supervisor restarts the pool, which reloads the
+    // sessions with work from the database.
+    app.actors
+        .senders
+        .send(wa_gateway::actors::sender_pool::StopAll)
+        .await
+        .unwrap();
+    let c = app
+        .wait_for_status(&user.bearer, id, "completed", Duration::from_secs(40))
+        .await;
+    assert_eq!(c["sent_count"], 40);
+    for p in &phones {
+        assert_eq!(app.upstream.sends_to(p), 1, "{p}");
+    }
+}
+
+#[actix_web::test]
+async fn progress_streams_as_server_sent_events() {
+    let app = fast_app().await;
+    let user = app.create_user("lee").await;
+    let template = app.insert_text_template(&user.user_id, "Arus").await;
+    let id = execute(&app, &user, template, &["6281900100001"], "now").await;
+    app.wait_for_status(&user.bearer, id, "completed", Duration::from_secs(20))
+        .await;
+    let resp = app
+        .get(&format!("/bulk/campaigns/{id}/events"), Some(&user.bearer))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let body = resp.text().await.unwrap();
+    assert!(body.starts_with("event: progress\ndata: "), "{body}");
+    let data: serde_json::Value =
+        serde_json::from_str(body.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
+    assert_eq!(data["status"], "completed");
+    assert_eq!(data["sent_count"], 1);
+    // detail carries progress figures
+    let c = app.campaign(&user.bearer, id).await;
+    assert_eq!(c["progress"]["sent"], 1);
+    assert_eq!(c["progress"]["pending"], 0);
+    // items page with a status filter
+    let page = json(
+        app.get(
+            &format!("/bulk/campaigns/{id}/items?status=sent&page=1&limit=10"),
+            Some(&user.bearer),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+}

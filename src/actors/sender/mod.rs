@@ -36,6 +36,8 @@ pub struct SenderActor {
     idle_ticks: u32,
     timer: Option<SpawnHandle>,
     sent_total: u64,
+    /// A stop was asked for while a batch was in flight: stop once its results are recorded.
+    stop_requested: bool,
 }
 
 impl SenderActor {
@@ -54,12 +56,17 @@ impl SenderActor {
             idle_ticks: 0,
             timer: None,
             sent_total: 0,
+            stop_requested: false,
         }
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>, after: Duration) {
         if let Some(h) = self.timer.take() {
             ctx.cancel_future(h);
+        }
+        if self.stop_requested {
+            ctx.stop();
+            return;
         }
         self.timer = Some(ctx.run_later(after, |act, ctx| {
             act.timer = None;
@@ -100,6 +107,10 @@ impl SenderActor {
         );
         ctx.spawn(work.into_actor(self).map(move |out, act, ctx| {
             act.busy = false;
+            if act.stop_requested {
+                ctx.stop();
+                return;
+            }
             act.rotation = act.rotation.wrapping_add(1);
             match out {
                 Ok(out) => {
@@ -152,6 +163,16 @@ impl Actor for SenderActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.schedule(ctx, Duration::ZERO);
+    }
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        // Sends in flight have happened or not; their results are recorded before stopping,
+        // so a graceful stop never leaves items "outcome unknown".
+        if self.busy {
+            self.stop_requested = true;
+            return Running::Continue;
+        }
+        Running::Stop
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

@@ -138,11 +138,20 @@ pub async fn receive(
     let mut keys: Vec<String> = Vec::with_capacity(2);
     keys.extend(env.user_id.iter().cloned());
     keys.extend(env.instance_name.iter().cloned());
-    let session = {
-        let mut conn = state.db.transactional.get().await.map_err(db_err)?;
-        q::resolve_session(&mut conn, &keys, env.token.as_deref())
-            .await
-            .map_err(db_err)?
+    let cache_key = (keys.clone(), env.token.clone());
+    let session = match state.webhook_sessions.get(&cache_key).await {
+        Some(s) => s,
+        None => {
+            let mut conn = state.db.transactional.get().await.map_err(db_err)?;
+            let s = q::resolve_session(&mut conn, &keys, env.token.as_deref())
+                .await
+                .map_err(db_err)?;
+            // Only known sessions are cached: a session registered a moment later is found.
+            if s.is_some() {
+                state.webhook_sessions.insert(cache_key, s.clone()).await;
+            }
+            s
+        }
     };
     let scope = session
         .as_ref()
