@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 DATABASE_URL="$(scripts/ensure-postgres.sh)"
 export DATABASE_URL
 export RUST_BACKTRACE=1
-cargo test --all-targets -- --test-threads="${TEST_THREADS:-4}"
+cargo test -- --test-threads="${TEST_THREADS:-4}"
