@@ -424,5 +424,7 @@ fn main() {
             }
             other => eprintln!("unknown bench {other}"),
         }
+        // Exit here: dropping the pools after the runtime is gone would panic.
+        std::process::exit(0);
     });
 }

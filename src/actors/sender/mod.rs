@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::Utc;
+use futures_util::StreamExt;
 
 use crate::db::queries::campaigns::{self as q, CampaignContent, ClaimedItem, SendResult};
 use crate::upstream::{SendImage, SendText, UpstreamError};
@@ -18,8 +19,10 @@ use rate::TokenBucket;
 
 /// Attempts allowed for an item that keeps failing with "surely not sent" errors.
 const MAX_ATTEMPTS: i32 = 8;
-/// Items sent concurrently when the rate limit is off.
-const UNLIMITED_BATCH: usize = 64;
+/// Items claimed per batch when the rate limit is off.
+const UNLIMITED_BATCH: usize = 256;
+/// Sends in flight at once per session.
+const SEND_CONCURRENCY: usize = 32;
 
 /// Drives one session's sends.
 pub struct SenderActor {
@@ -365,7 +368,7 @@ async fn run_batch(
             (item, r)
         }
     });
-    let results = futures_util::future::join_all(sends).await;
+    let results: Vec<_> = futures_util::stream::iter(sends).buffer_unordered(SEND_CONCURRENCY).collect().await;
     let mut records = Vec::with_capacity(results.len());
     for (item, r) in results {
         records.push(match r {
