@@ -24,6 +24,12 @@ const UNLIMITED_BATCH: usize = 256;
 /// Sends in flight at once per session.
 const SEND_CONCURRENCY: usize = 32;
 
+/// A batch may hold up to 100 ms worth of sends (at least one): high rates are not capped by
+/// one database round trip per message, and the sliding window still holds the rate.
+fn rate_burst(rate: f64) -> f64 {
+    (rate / 10.0).floor().max(1.0)
+}
+
 /// Drives one session's sends.
 pub struct SenderActor {
     deps: Deps,
@@ -49,7 +55,7 @@ impl SenderActor {
         SenderActor {
             deps,
             session_id,
-            bucket: TokenBucket::new(rate, 1.0, Instant::now()),
+            bucket: TokenBucket::new(rate, rate_burst(rate), Instant::now()),
             busy: false,
             rotation: 0,
             contents: HashMap::new(),
@@ -233,7 +239,7 @@ pub struct SetRate(pub f64);
 impl Handler<SetRate> for SenderActor {
     type Result = ();
     fn handle(&mut self, msg: SetRate, _: &mut Context<Self>) {
-        self.bucket.set_rate(msg.0, Instant::now());
+        self.bucket = TokenBucket::new(msg.0, rate_burst(msg.0), Instant::now());
     }
 }
 
@@ -368,7 +374,10 @@ async fn run_batch(
             (item, r)
         }
     });
-    let results: Vec<_> = futures_util::stream::iter(sends).buffer_unordered(SEND_CONCURRENCY).collect().await;
+    let results: Vec<_> = futures_util::stream::iter(sends)
+        .buffer_unordered(SEND_CONCURRENCY)
+        .collect()
+        .await;
     let mut records = Vec::with_capacity(results.len());
     for (item, r) in results {
         records.push(match r {

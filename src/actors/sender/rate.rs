@@ -1,7 +1,12 @@
 //! A token bucket: `rate` tokens per second, at most `burst` stored. Pure, so it is tested
 //! without an actor or a clock.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+/// Extra spacing of the sliding window, so that network jitter between two sends cannot put
+/// more than `rate` of them into one second as the upstream sees them.
+const WINDOW_MARGIN: Duration = Duration::from_millis(10);
 
 /// Token bucket state.
 #[derive(Debug, Clone)]
@@ -10,6 +15,8 @@ pub struct TokenBucket {
     burst: f64,
     tokens: f64,
     last: Instant,
+    /// Times of the last `ceil(rate)` sends: a second send window never holds more than `rate`.
+    window: VecDeque<Instant>,
 }
 
 impl TokenBucket {
@@ -21,7 +28,22 @@ impl TokenBucket {
             burst: burst.max(1.0),
             tokens: 1.0,
             last: now,
+            window: VecDeque::new(),
         }
+    }
+
+    fn window_size(&self) -> usize {
+        (self.rate.floor() as usize).max(1)
+    }
+
+    /// When the sliding one-second window allows the next send.
+    fn window_opens_at(&self) -> Option<Instant> {
+        if self.window.len() < self.window_size() {
+            return None;
+        }
+        self.window
+            .front()
+            .map(|t| *t + Duration::from_secs(1) + WINDOW_MARGIN)
     }
 
     pub fn unlimited(&self) -> bool {
@@ -30,11 +52,6 @@ impl TokenBucket {
 
     pub fn rate(&self) -> f64 {
         self.rate
-    }
-
-    pub fn set_rate(&mut self, rate: f64, now: Instant) {
-        self.refill(now);
-        self.rate = rate;
     }
 
     fn refill(&mut self, now: Instant) {
@@ -51,8 +68,19 @@ impl TokenBucket {
             return max;
         }
         self.refill(now);
-        let n = (self.tokens.floor() as usize).min(max);
+        let span = Duration::from_secs(1) + WINDOW_MARGIN;
+        while self.window.front().is_some_and(|t| *t + span <= now) {
+            self.window.pop_front();
+        }
+        let room = self.window_size().saturating_sub(self.window.len());
+        let n = (self.tokens.floor() as usize).min(max).min(room);
         self.tokens -= n as f64;
+        for _ in 0..n {
+            self.window.push_back(now);
+        }
+        while self.window.len() > self.window_size() {
+            self.window.pop_front();
+        }
         n
     }
 
@@ -60,6 +88,9 @@ impl TokenBucket {
     pub fn give_back(&mut self, n: usize) {
         if !self.unlimited() {
             self.tokens = (self.tokens + n as f64).min(self.burst);
+            for _ in 0..n {
+                self.window.pop_back();
+            }
         }
     }
 
@@ -70,11 +101,16 @@ impl TokenBucket {
         }
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         let have = self.tokens + elapsed * self.rate;
-        if have >= 1.0 {
+        let token_in = if have >= 1.0 {
             Duration::ZERO
         } else {
             Duration::from_secs_f64((1.0 - have) / self.rate)
-        }
+        };
+        let window_in = self
+            .window_opens_at()
+            .map(|t| t.saturating_duration_since(now))
+            .unwrap_or_default();
+        token_in.max(window_in)
     }
 }
 
@@ -91,7 +127,51 @@ mod tests {
         for i in 0..=6000 {
             sent += b.take(100, t0 + Duration::from_millis(i * 10));
         }
-        assert!((300..=301).contains(&sent), "{sent}");
+        assert!((296..=301).contains(&sent), "{sent}");
+    }
+
+    #[test]
+    fn no_one_second_window_holds_more_than_the_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(5.0, 1.0, t0);
+        let mut sends = Vec::new();
+        let mut t = t0;
+        while t < t0 + Duration::from_secs(60) {
+            if b.take(1, t) == 1 {
+                sends.push(t);
+            }
+            t += Duration::from_millis(3);
+        }
+        for (i, s) in sends.iter().enumerate() {
+            let in_window = sends[i..]
+                .iter()
+                .take_while(|u| **u - *s < Duration::from_millis(1010))
+                .count();
+            assert!(in_window <= 5, "{in_window} sends within 1.01 s");
+        }
+        // and the rate is still within 2 %
+        assert!(sends.len() as f64 >= 0.98 * 300.0, "{}", sends.len());
+    }
+
+    #[test]
+    fn high_rates_take_batches_within_the_window() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(250.0, 25.0, t0);
+        let mut sends = Vec::new();
+        for i in 0..1000u64 {
+            let t = t0 + Duration::from_millis(i * 10);
+            let n = b.take(64, t);
+            assert!(n <= 25);
+            sends.extend(std::iter::repeat_n(t, n));
+        }
+        assert!(sends.len() >= 2450, "{}", sends.len());
+        for (i, s) in sends.iter().enumerate() {
+            let in_window = sends[i..]
+                .iter()
+                .take_while(|u| **u - *s < Duration::from_secs(1))
+                .count();
+            assert!(in_window <= 250, "{in_window}");
+        }
     }
 
     #[test]
