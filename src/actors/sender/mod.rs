@@ -47,6 +47,9 @@ pub struct SenderActor {
     sent_total: u64,
     /// A stop was asked for while a batch was in flight: stop once its results are recorded.
     stop_requested: bool,
+    /// Rate-limited sessions: the earliest moment of the next HTTP send, so that sends stay a
+    /// full interval apart as the upstream sees them, whatever the database latency was.
+    next_send_at: Option<Instant>,
 }
 
 impl SenderActor {
@@ -66,6 +69,7 @@ impl SenderActor {
             timer: None,
             sent_total: 0,
             stop_requested: false,
+            next_send_at: None,
         }
     }
 
@@ -106,6 +110,11 @@ impl SenderActor {
             return;
         }
         self.busy = true;
+        let pacing = (!self.bucket.unlimited()).then(|| Pacing {
+            not_before: self.next_send_at,
+            // 0.4 % longer than 1/R: R sends can never fall inside one second at the upstream.
+            interval: Duration::from_secs_f64(1.004 / self.bucket.rate()),
+        });
         let work = run_batch(
             self.deps.clone(),
             self.session_id.clone(),
@@ -113,6 +122,7 @@ impl SenderActor {
             self.rotation,
             self.contents.clone(),
             self.token.clone(),
+            pacing,
         );
         ctx.spawn(work.into_actor(self).map(move |out, act, ctx| {
             act.busy = false;
@@ -123,6 +133,9 @@ impl SenderActor {
             act.rotation = act.rotation.wrapping_add(1);
             match out {
                 Ok(out) => {
+                    if let (Some(last), Some(p)) = (out.last_send, pacing) {
+                        act.next_send_at = Some(last + p.interval);
+                    }
                     act.contents.extend(out.contents);
                     if out.token.is_some() {
                         act.token = out.token;
@@ -255,7 +268,16 @@ impl Handler<Shutdown> for SenderActor {
     }
 }
 
+/// Spacing of the HTTP sends of a rate-limited session.
+#[derive(Clone, Copy)]
+struct Pacing {
+    not_before: Option<Instant>,
+    interval: Duration,
+}
+
 struct BatchOutcome {
+    /// When the last send of the batch went out (rate-limited sessions).
+    last_send: Option<Instant>,
     lease: bool,
     claimed: usize,
     sent: usize,
@@ -272,8 +294,10 @@ async fn run_batch(
     rotation: usize,
     mut contents: HashMap<i64, CampaignContent>,
     token: Option<String>,
+    pacing: Option<Pacing>,
 ) -> Result<BatchOutcome, anyhow::Error> {
     let mut out = BatchOutcome {
+        last_send: None,
         lease: false,
         claimed: 0,
         sent: 0,
@@ -332,12 +356,21 @@ async fn run_batch(
     }
     drop(conn);
 
-    let sends = items.iter().map(|item| {
+    let start = Instant::now();
+    let slot = |k: usize| {
+        pacing.map(|p| p.not_before.map_or(start, |nb| nb.max(start)) + p.interval * k as u32)
+    };
+    out.last_send = slot(items.len().saturating_sub(1));
+    let sends = items.iter().enumerate().map(|(k, item)| {
         let client = deps.client.clone();
         let content = contents.get(&item.bulk_campaign_id).cloned();
         let token = token.clone();
         let item = item.clone();
+        let at = slot(k);
         async move {
+            if let Some(at) = at {
+                tokio::time::sleep_until(at.into()).await;
+            }
             let Some(content) = content else {
                 return (
                     item,
