@@ -35,7 +35,7 @@ bin="$(mktemp /tmp/bench-webhooks.XXXXXX)"
 trap 'rm -f "$bin"' EXIT
 cp "$exe" "$bin"
 chmod +x "$bin"
-out="$("$bin" webhooks::bench_ingest_message_events --exact --ignored --nocapture 2>&1)" || {
+out="$("$bin" webhooks::bench_ingest_message_events --exact --nocapture 2>&1)" || {
   echo "$out" >&2
   exit 1
 }

@@ -673,13 +673,12 @@ async fn chats_messages_and_state_are_readable_by_their_owner_only() {
 /// PostgreSQL `COPY` of the same rows, and the processing lag (stored → processed).
 /// `BENCH_EVENTS` (default 20000), `BENCH_CONCURRENCY` (default 64).
 #[actix_web::test]
-#[ignore]
 async fn bench_ingest_message_events() {
     use futures_util::StreamExt;
     let n: usize = std::env::var("BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(500);
     let conc: usize = std::env::var("BENCH_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse().ok())
