@@ -13,9 +13,10 @@ use crate::actors::campaign_registry::ForUser;
 use crate::actors::scheduler::{CampaignScheduled, Sweep};
 use crate::db::queries::campaigns::{self as q, CampaignRow, NewCampaign, NewItem};
 use crate::domain::schedule::{parse_send_sync, SendAt};
-use crate::domain::{parse_path_id, CampaignId, PhoneNumber, UserId};
+use crate::domain::{parse_path_id, CampaignId, PhoneNumber, TemplateId, UserId};
 use crate::error::{ApiError, Envelope};
 use crate::http::extractors::AuthUser;
+use crate::http::routes::invalid_request;
 use crate::startup::AppState;
 
 /// `POST /bulk/campaign/execute` body. Types are checked by serde (400 on a wrong type).
@@ -49,10 +50,6 @@ struct TemplateRow {
     image_base64: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     caption: Option<String>,
-}
-
-fn invalid(reason: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("invalid_request", format!("Invalid request: {reason}"))
 }
 
 /// Picks the sender: the requested session if it is the user's, else the user's most recently
@@ -91,19 +88,19 @@ pub async fn execute(
     let template_id = body
         .campaign_id
         .filter(|v| *v > 0)
-        .ok_or_else(|| invalid("campaign_id is required"))?;
+        .ok_or_else(|| invalid_request("campaign_id is required"))?;
     let name = body
         .name
         .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| invalid("name is required"))?;
+        .ok_or_else(|| invalid_request("name is required"))?;
     let phones = body
         .phone
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| invalid("phone must list at least one number"))?;
+        .ok_or_else(|| invalid_request("phone must list at least one number"))?;
     let send_sync = body
         .send_sync
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| invalid("send_sync is required"))?;
+        .ok_or_else(|| invalid_request("send_sync is required"))?;
     if phones.len() > state.settings.campaign_max_recipients {
         return Err(ApiError::bad_request(
             "too_many_recipients",
@@ -281,20 +278,12 @@ pub struct PageQuery {
 }
 
 fn page_of(q: &PageQuery) -> Result<Option<(i64, i64)>, ApiError> {
-    match (q.page, q.limit) {
-        (None, None) => Ok(None),
-        (p, l) => {
-            let p = p.unwrap_or(1);
-            let l = l.unwrap_or(50);
-            if p < 1 || !(1..=1000).contains(&l) {
-                return Err(ApiError::bad_request(
-                    "invalid_pagination",
-                    "page must be >= 1 and limit between 1 and 1000",
-                ));
-            }
-            Ok(Some((p, l)))
-        }
+    super::Paging {
+        page: q.page,
+        limit: q.limit,
+        search: None,
     }
+    .page()
 }
 
 async fn template_json(
@@ -302,24 +291,10 @@ async fn template_json(
     user: &UserId,
     id: Option<i64>,
 ) -> Result<Option<Value>, ApiError> {
-    use diesel_async::RunQueryDsl;
-    let Some(id) = id else { return Ok(None) };
-    #[derive(diesel::QueryableByName)]
-    struct J {
-        #[diesel(sql_type = diesel::sql_types::Jsonb)]
-        j: Value,
+    match id {
+        Some(id) => Ok(crate::db::queries::templates::get(conn, user, TemplateId(id)).await?),
+        None => Ok(None),
     }
-    let rows: Vec<J> = diesel::sql_query(
-        r#"SELECT jsonb_build_object('id', id, 'user_id', user_id, 'name', name, 'type', type, 'status', COALESCE(status,'active'),
-             'message_body', COALESCE(message_body,''), 'image_url', COALESCE(image_url,''), 'image_base64', COALESCE(image_base64,''),
-             'caption', COALESCE(caption,''), 'created_at', created_at, 'updated_at', updated_at, 'deleted_at', deleted_at) AS j
-           FROM "WhatsAppCampaigns" WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"#,
-    )
-    .bind::<diesel::sql_types::BigInt, _>(id)
-    .bind::<diesel::sql_types::Text, _>(&user.0)
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().next().map(|r| r.j))
 }
 
 fn campaign_json(row: &CampaignRow) -> Value {
