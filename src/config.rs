@@ -112,6 +112,10 @@ pub struct Settings {
     pub contact_sync_timeout: Duration,
     pub send_rate_per_sec: f64,
     pub send_jitter: f64,
+    /// Campaign sends per session per local day (`DEFAULT_TIMEZONE`); None: no cap.
+    pub send_daily_cap: Option<u32>,
+    /// The highest `rate_per_sec` a user may set for one of their sessions.
+    pub session_rate_max_per_sec: f64,
     pub send_timeout: Duration,
     pub campaign_max_recipients: usize,
     pub outcome_unknown_grace: Duration,
@@ -326,6 +330,13 @@ impl Settings {
             ));
         }
         let proxy_timeout = secs(env, "PROXY_TIMEOUT_SECS", 120.0)?;
+        let session_rate_max_per_sec: f64 = parse(env, "SESSION_RATE_MAX_PER_SEC", 20.0)?;
+        if !(session_rate_max_per_sec.is_finite() && session_rate_max_per_sec > 0.0) {
+            return Err(bad(
+                "SESSION_RATE_MAX_PER_SEC",
+                "must be a positive number".to_string(),
+            ));
+        }
         Ok(Settings {
             host: get(env, "HOST").unwrap_or("0.0.0.0").to_string(),
             port,
@@ -363,6 +374,8 @@ impl Settings {
             contact_sync_timeout: secs(env, "CONTACT_SYNC_TIMEOUT_SECS", 30.0)?,
             send_rate_per_sec,
             send_jitter,
+            send_daily_cap: Some(parse::<u32>(env, "SEND_DAILY_CAP", 0)?).filter(|n| *n > 0),
+            session_rate_max_per_sec,
             send_timeout: secs(env, "SEND_TIMEOUT_SECS", 90.0)?,
             campaign_max_recipients: parse(env, "CAMPAIGN_MAX_RECIPIENTS", 100_000)?,
             outcome_unknown_grace: secs(env, "OUTCOME_UNKNOWN_GRACE_SECS", 600.0)?,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::sender::{SenderActor, SessionStateChanged, SetRate, Shutdown, Wake};
+use super::sender::{ReloadLimits, SenderActor, SessionStateChanged, Shutdown, Wake};
 use super::Deps;
 use crate::db::queries::campaigns as q;
 
@@ -30,16 +30,8 @@ impl SenderPool {
         }
         let deps = self.deps.clone();
         let id = session_id.to_string();
-        let addr = SenderActor::new(deps.clone(), id.clone()).start();
-        // A per-session rate configured in the database replaces the default.
-        let a2 = addr.clone();
-        actix::spawn(async move {
-            if let Ok(mut conn) = deps.db.transactional.get().await {
-                if let Ok(Some(rate)) = q::session_rate(&mut conn, &id).await {
-                    a2.do_send(SetRate(rate));
-                }
-            }
-        });
+        // The sender reads its session's rate and daily cap itself (and re-reads them).
+        let addr = SenderActor::new(deps, id).start();
         self.senders.insert(session_id.to_string(), addr.clone());
         addr
     }
@@ -69,6 +61,21 @@ impl Handler<WakeSession> for SenderPool {
     type Result = ();
     fn handle(&mut self, msg: WakeSession, _: &mut Context<Self>) {
         self.sender(&msg.0).do_send(Wake);
+    }
+}
+
+/// A session's settings changed: its sender (if it runs here) re-reads them now; senders in
+/// other instances re-read them within their refresh period.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionSettingsChanged(pub String);
+
+impl Handler<SessionSettingsChanged> for SenderPool {
+    type Result = ();
+    fn handle(&mut self, msg: SessionSettingsChanged, _: &mut Context<Self>) {
+        if let Some(a) = self.senders.get(&msg.0).filter(|a| a.connected()) {
+            a.do_send(ReloadLimits);
+        }
     }
 }
 

@@ -287,6 +287,7 @@ diesel::table! {
         daily_cap -> Nullable<Int4>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        webhook_hmac_key -> Nullable<Text>,
     }
 }
 

@@ -84,6 +84,18 @@ impl Zone {
             Zone::Iana(tz) => now.with_timezone(tz).naive_local(),
         }
     }
+
+    /// The start of the local day holding `now` and the start of the next one (a daily cap's
+    /// window). A day whose midnight falls in a DST gap starts at the first valid instant.
+    pub fn day_bounds(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let today = self.now_local(now).date();
+        let start = |d: NaiveDate| {
+            self.resolve(d.and_time(NaiveTime::MIN))
+                .unwrap_or(now - Duration::hours(24))
+        };
+        let tomorrow = today.succ_opt().unwrap_or(today);
+        (start(today), start(tomorrow))
+    }
 }
 
 const DATETIME_FORMATS: &[&str] = &[
@@ -251,5 +263,24 @@ mod tests {
         assert!(parse_send_sync("2025-10-10 09:00", Some("Mars/Olympus"), "UTC", now()).is_err());
         assert!(parse_send_sync("2025-10-10 09:00", Some("Local"), "UTC", now()).is_err());
         assert!(parse_send_sync("2025-10-10 09:00", Some("+15:00"), "UTC", now()).is_err());
+    }
+
+    #[test]
+    fn day_bounds_follow_the_zone() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 29, 22, 30, 0).unwrap();
+        let jakarta = parse_zone("Asia/Jakarta").unwrap();
+        let (a, b) = jakarta.day_bounds(now);
+        assert_eq!(a, Utc.with_ymd_and_hms(2026, 3, 29, 17, 0, 0).unwrap());
+        assert_eq!(b, Utc.with_ymd_and_hms(2026, 3, 30, 17, 0, 0).unwrap());
+        // Europe/Berlin switched to summer time on 2026-03-29: that day is 23 hours long.
+        let berlin = parse_zone("Europe/Berlin").unwrap();
+        let (a, b) = berlin.day_bounds(Utc.with_ymd_and_hms(2026, 3, 29, 12, 0, 0).unwrap());
+        assert_eq!(a, Utc.with_ymd_and_hms(2026, 3, 28, 23, 0, 0).unwrap());
+        assert_eq!(b - a, Duration::hours(23));
+        let utc = parse_zone("UTC").unwrap();
+        assert_eq!(
+            utc.day_bounds(now).0,
+            Utc.with_ymd_and_hms(2026, 3, 29, 0, 0, 0).unwrap()
+        );
     }
 }

@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 
 /// Registers all routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use routes::{campaigns, chats, contacts, templates};
+    use routes::{campaigns, chats, contacts, sessions, templates};
     // Every method of /wa and /wa/* (the gateway decides what is a group and what is 404).
     cfg.route("/wa", web::to(crate::gateway::handle))
         .route("/wa/{tail:.*}", web::to(crate::gateway::handle))
@@ -57,6 +57,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/sessions/{session_id}/state",
                     web::get().to(chats::session_state),
+                )
+                .route(
+                    "/sessions/{session_id}/settings",
+                    web::get().to(sessions::get),
+                )
+                .route(
+                    "/sessions/{session_id}/settings",
+                    web::put().to(sessions::put),
                 )
                 .route("/settings/chat-log", web::put().to(chats::set_chat_log)),
         );

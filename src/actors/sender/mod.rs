@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use crate::db::queries::campaigns::{self as q, CampaignContent, ClaimedItem, SendResult};
+use crate::db::queries::session_settings;
 use crate::upstream::{SendImage, SendText, UpstreamError};
 
 use super::Deps;
@@ -23,6 +24,28 @@ const MAX_ATTEMPTS: i32 = 8;
 const UNLIMITED_BATCH: usize = 256;
 /// Sends in flight at once per session.
 const SEND_CONCURRENCY: usize = 32;
+/// How often the session's settings (rate, daily cap) and its sent-today count are re-read.
+const LIMITS_REFRESH: Duration = Duration::from_secs(10);
+
+/// The session's send limits, as last read from the database.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Messages per second (0 = unlimited).
+    rate: f64,
+    /// Sends allowed per local day, if capped.
+    daily_cap: Option<i64>,
+    /// Sends counted in the current day.
+    sent_today: i64,
+    /// When the current day ends (the count restarts).
+    day_end: DateTime<Utc>,
+}
+
+impl Limits {
+    /// Sends left today, if capped.
+    fn left(&self) -> Option<i64> {
+        self.daily_cap.map(|c| (c - self.sent_today).max(0))
+    }
+}
 
 /// A batch may hold up to 100 ms worth of sends (at least one): high rates are not capped by
 /// one database round trip per message, and the sliding window still holds the rate.
@@ -50,6 +73,10 @@ pub struct SenderActor {
     /// Rate-limited sessions: the earliest moment of the next HTTP send, so that sends stay a
     /// full interval apart as the upstream sees them, whatever the database latency was.
     next_send_at: Option<Instant>,
+    /// Rate and daily cap; None until first read.
+    limits: Option<(Limits, Instant)>,
+    /// When the session lease was last renewed; it is renewed every third of its duration.
+    lease_renewed: Option<Instant>,
 }
 
 impl SenderActor {
@@ -70,7 +97,25 @@ impl SenderActor {
             sent_total: 0,
             stop_requested: false,
             next_send_at: None,
+            limits: None,
+            lease_renewed: None,
         }
+    }
+
+    /// Whether the limits must be re-read before the next batch.
+    fn limits_stale(&self) -> bool {
+        self.limits.map_or(true, |(l, at)| {
+            at.elapsed() >= LIMITS_REFRESH || Utc::now() >= l.day_end
+        })
+    }
+
+    fn apply_limits(&mut self, l: Limits) {
+        if (l.rate - self.bucket.rate()).abs() > f64::EPSILON {
+            tracing::info!(session = %self.session_id, rate = l.rate, "send rate changed");
+            self.bucket = TokenBucket::new(l.rate, rate_burst(l.rate), Instant::now());
+            self.next_send_at = None;
+        }
+        self.limits = Some((l, Instant::now()));
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>, after: Duration) {
@@ -98,11 +143,31 @@ impl SenderActor {
             }
         }
         let now = Instant::now();
+        let refresh = self.limits_stale();
+        let left = if refresh {
+            None
+        } else {
+            self.limits.and_then(|(l, _)| l.left())
+        };
+        if left == Some(0) {
+            // Today's cap is reached: look again when the day ends or the settings may change.
+            let (l, at) = self.limits.expect("limits are known when not stale");
+            let until_day_end = (l.day_end - Utc::now()).to_std().unwrap_or_default();
+            let until_refresh = LIMITS_REFRESH.saturating_sub(at.elapsed());
+            self.schedule(
+                ctx,
+                until_day_end
+                    .min(until_refresh)
+                    .max(Duration::from_millis(10)),
+            );
+            return;
+        }
         let want = if self.bucket.unlimited() {
             UNLIMITED_BATCH
         } else {
             16
         };
+        let want = left.map_or(want, |l| want.min(l as usize));
         let n = self.bucket.take(want, now);
         if n == 0 {
             let wait = self.bucket.next_token_in(now).max(Duration::from_millis(1));
@@ -115,15 +180,23 @@ impl SenderActor {
             // 0.4 % longer than 1/R: R sends can never fall inside one second at the upstream.
             interval: Duration::from_secs_f64(1.004 / self.bucket.rate()),
         });
+        let renew_lease = self.lease_renewed.map_or(true, |t| {
+            t.elapsed() >= self.deps.settings.lease_duration / 3
+        });
         let work = run_batch(
             self.deps.clone(),
             self.session_id.clone(),
-            n,
-            self.rotation,
+            BatchPlan {
+                n,
+                rotation: self.rotation,
+                renew_lease,
+                refresh_limits: refresh,
+            },
             self.contents.clone(),
             self.token.clone(),
             pacing,
         );
+        let started = Instant::now();
         ctx.spawn(work.into_actor(self).map(move |out, act, ctx| {
             act.busy = false;
             if act.stop_requested {
@@ -133,6 +206,17 @@ impl SenderActor {
             act.rotation = act.rotation.wrapping_add(1);
             match out {
                 Ok(out) => {
+                    if renew_lease && out.lease {
+                        act.lease_renewed = Some(started);
+                    } else if !out.lease {
+                        act.lease_renewed = None;
+                    }
+                    if let Some(l) = out.limits {
+                        act.apply_limits(l);
+                    }
+                    if let Some((l, _)) = act.limits.as_mut() {
+                        l.sent_today += out.sent as i64;
+                    }
                     if let (Some(last), Some(p)) = (out.last_send, pacing) {
                         act.next_send_at = Some(last + p.interval);
                     }
@@ -150,6 +234,9 @@ impl SenderActor {
                         act.paused_until = Some(Instant::now() + act.backoff);
                         act.backoff = (act.backoff * 2).min(Duration::from_secs(30));
                         act.schedule(ctx, act.backoff);
+                    } else if out.claimed == 0 && out.capped {
+                        // The re-read count says today's cap is reached.
+                        act.schedule(ctx, Duration::ZERO);
                     } else if out.claimed == 0 {
                         act.idle_ticks += 1;
                         if act.idle_ticks > 40 && !out.has_campaigns {
@@ -172,6 +259,7 @@ impl SenderActor {
                 }
                 Err(e) => {
                     tracing::warn!(session = %act.session_id, error.message = %e, "sender batch failed; backing off");
+                    act.lease_renewed = None;
                     act.bucket.give_back(n);
                     act.schedule(ctx, Duration::from_secs(1));
                 }
@@ -244,15 +332,19 @@ impl Handler<SessionStateChanged> for SenderActor {
     }
 }
 
-/// Changes the send rate (messages per second; 0 = unlimited).
+/// The session's settings changed: re-read the rate and daily cap before the next batch.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetRate(pub f64);
+pub struct ReloadLimits;
 
-impl Handler<SetRate> for SenderActor {
+impl Handler<ReloadLimits> for SenderActor {
     type Result = ();
-    fn handle(&mut self, msg: SetRate, _: &mut Context<Self>) {
-        self.bucket = TokenBucket::new(msg.0, rate_burst(msg.0), Instant::now());
+    fn handle(&mut self, _: ReloadLimits, ctx: &mut Context<Self>) {
+        self.limits = None;
+        self.idle_ticks = 0;
+        if !self.busy {
+            self.schedule(ctx, Duration::ZERO);
+        }
     }
 }
 
@@ -275,9 +367,24 @@ struct Pacing {
     interval: Duration,
 }
 
+/// What one batch should do.
+#[derive(Clone, Copy)]
+struct BatchPlan {
+    /// Items wanted.
+    n: usize,
+    /// Round-robin position among the session's campaigns.
+    rotation: usize,
+    renew_lease: bool,
+    refresh_limits: bool,
+}
+
 struct BatchOutcome {
     /// When the last send of the batch went out (rate-limited sessions).
     last_send: Option<Instant>,
+    /// Freshly read limits (when asked for).
+    limits: Option<Limits>,
+    /// Nothing was claimed because today's cap is reached.
+    capped: bool,
     lease: bool,
     claimed: usize,
     sent: usize,
@@ -287,16 +394,52 @@ struct BatchOutcome {
     token: Option<String>,
 }
 
+/// Reads the session's rate and daily cap (its row in `gateway_session_settings`, else the
+/// defaults) and, when capped, what it sent today.
+async fn load_limits(
+    conn: &mut diesel_async::AsyncPgConnection,
+    deps: &Deps,
+    session_id: &str,
+) -> Result<Limits, anyhow::Error> {
+    let row = session_settings::get(conn, session_id).await?;
+    let rate = row
+        .as_ref()
+        .and_then(|r| r.rate_per_sec)
+        .unwrap_or(deps.settings.send_rate_per_sec);
+    let daily_cap = row
+        .as_ref()
+        .and_then(|r| r.daily_cap)
+        .map(i64::from)
+        .or(deps.settings.send_daily_cap.map(i64::from));
+    let zone = crate::domain::schedule::parse_zone(&deps.settings.default_timezone)
+        .ok_or_else(|| anyhow::anyhow!("DEFAULT_TIMEZONE does not parse"))?;
+    let (day_start, day_end) = zone.day_bounds(Utc::now());
+    let sent_today = match daily_cap {
+        Some(_) => session_settings::sent_between(conn, session_id, day_start, day_end).await?,
+        None => 0,
+    };
+    Ok(Limits {
+        rate,
+        daily_cap,
+        sent_today,
+        day_end,
+    })
+}
+
 async fn run_batch(
     deps: Deps,
     session_id: String,
-    n: usize,
-    rotation: usize,
+    plan: BatchPlan,
     mut contents: HashMap<i64, CampaignContent>,
     token: Option<String>,
     pacing: Option<Pacing>,
 ) -> Result<BatchOutcome, anyhow::Error> {
+    let BatchPlan {
+        mut n, rotation, ..
+    } = plan;
     let mut out = BatchOutcome {
+        limits: None,
+        capped: false,
         last_send: None,
         lease: false,
         claimed: 0,
@@ -308,10 +451,23 @@ async fn run_batch(
     };
     let mut conn = deps.db.transactional.get().await?;
     let lease_secs = deps.settings.lease_duration.as_secs_f64();
-    if !q::acquire_session_lease(&mut conn, &session_id, &deps.instance_id, lease_secs).await? {
+    if plan.renew_lease
+        && !q::acquire_session_lease(&mut conn, &session_id, &deps.instance_id, lease_secs).await?
+    {
         return Ok(out);
     }
     out.lease = true;
+    if plan.refresh_limits {
+        let limits = load_limits(&mut conn, &deps, &session_id).await?;
+        out.limits = Some(limits);
+        if let Some(left) = limits.left() {
+            n = n.min(left as usize);
+            if n == 0 {
+                out.capped = true;
+                return Ok(out);
+            }
+        }
+    }
     let campaigns = q::active_campaigns_of_session(&mut conn, &session_id).await?;
     out.has_campaigns = !campaigns.is_empty();
     if campaigns.is_empty() {

@@ -23,11 +23,21 @@ const BATCH: i64 = 200;
 pub const MAX_ATTEMPTS: i32 = 8;
 /// The timer picking up retries and rows inserted by other instances.
 const TICK: Duration = Duration::from_secs(1);
+/// How often events stored for unknown sessions are matched again against the sessions.
+const REPLAY_EVERY: Duration = Duration::from_secs(30);
+/// Events of unknown sessions older than this are not replayed.
+const REPLAY_DAYS: i32 = 7;
 
 /// A new row was stored: drain soon (fire and forget).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Wake;
+
+/// Looks for sessions that have appeared since their events were stored, files those events
+/// under them and processes them (answers how many events were re-queued).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct ReplayUnknown;
 
 /// Processes everything due now and answers how many rows were handled (tests, shutdown).
 #[derive(Message)]
@@ -80,6 +90,34 @@ impl Actor for WebhookRouter {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.spawn_drain(ctx);
         ctx.run_interval(TICK, |this, ctx| this.spawn_drain(ctx));
+        ctx.run_interval(REPLAY_EVERY, |_, ctx| {
+            ctx.notify(ReplayUnknown);
+        });
+    }
+}
+
+impl Handler<ReplayUnknown> for WebhookRouter {
+    type Result = ResponseActFuture<Self, usize>;
+    fn handle(&mut self, _: ReplayUnknown, _: &mut Context<Self>) -> Self::Result {
+        let shared = self.shared.clone();
+        Box::pin(
+            async move {
+                match shared.replay_unknown().await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhook router: replay of unknown sessions failed");
+                        0
+                    }
+                }
+            }
+            .into_actor(self)
+            .map(|n, this, ctx| {
+                if n > 0 {
+                    this.spawn_drain(ctx);
+                }
+                n
+            }),
+        )
     }
 }
 
@@ -109,6 +147,28 @@ fn backoff_secs(attempt: i32) -> i64 {
 }
 
 impl Shared {
+    async fn replay_unknown(&self) -> anyhow::Result<usize> {
+        let mut primary = self.deps.db.primary.get().await?;
+        let keys = q::unknown_session_keys(&mut primary, REPLAY_DAYS, 100).await?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.deps.db.transactional.get().await?;
+        let mut total = 0;
+        for key in keys {
+            let lookup: Vec<String> = key.session_id.iter().cloned().collect();
+            let Some(session) =
+                q::resolve_session(&mut tx, &lookup, key.user_token.as_deref()).await?
+            else {
+                continue;
+            };
+            let n = q::adopt_unknown(&mut primary, &key, &session).await?;
+            tracing::info!(session = %session.id, events = n, "events of a newly known session re-queued");
+            total += n;
+        }
+        Ok(total)
+    }
+
     async fn drain(&self) -> usize {
         let _guard = self.lock.lock().await;
         let mut total = 0;

@@ -14,6 +14,9 @@ pub struct GatewaySessionSetting {
     pub daily_cap: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Never serialised: a secret.
+    #[serde(skip)]
+    pub webhook_hmac_key: Option<String>,
 }
 
 /// A new `gateway_session_settings` row; the database fills the timestamps and the columns not
@@ -24,4 +27,5 @@ pub struct NewGatewaySessionSetting {
     pub session_id: String,
     pub rate_per_sec: Option<f64>,
     pub daily_cap: Option<i32>,
+    pub webhook_hmac_key: Option<String>,
 }

@@ -897,25 +897,6 @@ pub async fn session_token(
         .or_else(not_found_none)
 }
 
-/// The send rate configured for a session, if any.
-pub async fn session_rate(
-    conn: &mut AsyncPgConnection,
-    session_id: &str,
-) -> QueryResult<Option<f64>> {
-    #[derive(QueryableByName)]
-    struct R {
-        #[diesel(sql_type = Nullable<Double>)]
-        rate_per_sec: Option<f64>,
-    }
-    diesel::sql_query("SELECT rate_per_sec FROM gateway_session_settings WHERE session_id = $1")
-        .bind::<Text, _>(session_id)
-        .get_result::<R>(conn)
-        .await
-        .map(|r| r.rate_per_sec.map(Some))
-        .or_else(not_found_none::<Option<f64>>)
-        .map(|r| r.flatten())
-}
-
 /// Why a user may not send right now, if so: no active subscription, or the session is not
 /// theirs or not connected and logged in.
 pub async fn entitlement_problem(

@@ -23,6 +23,9 @@ pub struct SessionRef {
     pub jid: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub name: Option<String>,
+    /// The session's own webhook signing key (`gateway_session_settings`), if set.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub hmac_key: Option<String>,
 }
 
 /// Resolves a session by the upstream's `userID`/`instanceName` (`"sessionId"`), else by
@@ -33,10 +36,12 @@ pub async fn resolve_session(
     token: Option<&str>,
 ) -> QueryResult<Option<SessionRef>> {
     let rows: Vec<SessionRef> = diesel::sql_query(
-        r#"SELECT id, "sessionId" AS session_key, token, "userId" AS user_id, jid, "sessionName" AS name
-           FROM "WhatsAppSession"
-           WHERE "sessionId" = ANY($1) OR ($2::text IS NOT NULL AND token = $2)
-           ORDER BY array_position($1, "sessionId") NULLS LAST LIMIT 1"#,
+        r#"SELECT w.id, w."sessionId" AS session_key, w.token, w."userId" AS user_id, w.jid,
+                  w."sessionName" AS name, g.webhook_hmac_key AS hmac_key
+           FROM "WhatsAppSession" w
+           LEFT JOIN gateway_session_settings g ON g.session_id = w.id
+           WHERE w."sessionId" = ANY($1) OR ($2::text IS NOT NULL AND w.token = $2)
+           ORDER BY array_position($1, w."sessionId") NULLS LAST LIMIT 1"#,
     )
     .bind::<diesel::sql_types::Array<Text>, _>(keys.to_vec())
     .bind::<Nullable<Text>, _>(token)
@@ -162,6 +167,56 @@ pub async fn mark_failed(
     .bind::<Text, _>(error)
     .bind::<diesel::sql_types::Double, _>(retry_in_secs as f64)
     .bind::<Bool, _>(give_up)
+    .execute(conn)
+    .await
+}
+
+/// A session key (upstream `userID`) or token that events were stored under before the gateway
+/// knew the session.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct UnknownKey {
+    #[diesel(sql_type = Nullable<Text>)]
+    pub session_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub user_token: Option<String>,
+}
+
+/// Distinct keys of events of unknown sessions received in the last `days` days.
+pub async fn unknown_session_keys(
+    conn: &mut AsyncPgConnection,
+    days: i32,
+    limit: i64,
+) -> QueryResult<Vec<UnknownKey>> {
+    diesel::sql_query(
+        r#"SELECT DISTINCT session_id, user_token FROM gen_event_webhooks
+           WHERE unknown_session AND received_at > now() - make_interval(days => $1)
+           LIMIT $2"#,
+    )
+    .bind::<Integer, _>(days)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// Files the stored events of `key` under the session that now exists and queues them for
+/// processing again (in their original order: the queue is ordered by id).
+pub async fn adopt_unknown(
+    conn: &mut AsyncPgConnection,
+    key: &UnknownKey,
+    session: &SessionRef,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        r#"UPDATE gen_event_webhooks SET unknown_session = false, session_id = $3, user_token = $4,
+             user_id = $5, processed = false, processed_at = NULL, attempts = 0, last_error = NULL,
+             next_attempt_at = now(), updated_at = now()
+           WHERE unknown_session AND session_id IS NOT DISTINCT FROM $1
+             AND user_token IS NOT DISTINCT FROM $2"#,
+    )
+    .bind::<Nullable<Text>, _>(key.session_id.as_deref())
+    .bind::<Nullable<Text>, _>(key.user_token.as_deref())
+    .bind::<Text, _>(&session.id)
+    .bind::<Text, _>(&session.token)
+    .bind::<Nullable<Text>, _>(session.user_id.as_deref())
     .execute(conn)
     .await
 }

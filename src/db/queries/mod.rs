@@ -5,4 +5,5 @@ pub mod campaigns;
 pub mod chats;
 pub mod contacts;
 pub mod events;
+pub mod session_settings;
 pub mod templates;

@@ -89,6 +89,49 @@ async fn read_body(
     Ok(body)
 }
 
+/// The signature rule once the global key did not verify the body: the session's own key
+/// (if any) must verify it; any configured key makes a signature mandatory; a signature with no
+/// key to check it against is accepted unless `WEBHOOK_REQUIRE_SIGNATURE` is set.
+fn check_signature(
+    session_key: Option<&str>,
+    global_key_set: bool,
+    require: bool,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), ApiError> {
+    let invalid = || {
+        err(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            "Invalid signature",
+        )
+    };
+    match (session_key, signature) {
+        (Some(key), Some(sig)) if verify_signature(key.as_bytes(), body, sig) => Ok(()),
+        (Some(_), Some(_)) => Err(invalid()),
+        (None, Some(_)) if global_key_set => Err(invalid()),
+        (Some(_), None) => Err(err(
+            StatusCode::UNAUTHORIZED,
+            "missing_signature",
+            "Missing signature",
+        )),
+        (None, None) if global_key_set => Err(err(
+            StatusCode::UNAUTHORIZED,
+            "missing_signature",
+            "Missing signature",
+        )),
+        (None, _) if require => {
+            tracing::error!("WEBHOOK_REQUIRE_SIGNATURE is set but no key applies to this session");
+            Err(err(
+                StatusCode::UNAUTHORIZED,
+                "missing_signature",
+                "Signature cannot be verified",
+            ))
+        }
+        (None, _) => Ok(()),
+    }
+}
+
 /// `POST /webhook/wa`.
 pub async fn receive(
     state: web::Data<AppState>,
@@ -97,39 +140,18 @@ pub async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings;
     let body = read_body(&req, payload, settings.webhook_max_body_bytes).await?;
-    // Signature first: nothing unverified is parsed or stored.
+    // A signature made with the global key is checked first, over the received bytes; the
+    // session's own key needs the session, so the body is parsed (never stored) before that.
     let signature = req
         .headers()
         .get("x-hmac-signature")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty());
-    match (settings.webhook_hmac_key.as_ref(), signature) {
-        (Some(key), Some(sig)) => {
-            if !verify_signature(key.expose_secret().as_bytes(), &body, sig) {
-                return Err(err(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_signature",
-                    "Invalid signature",
-                ));
-            }
-        }
-        (Some(_), None) => {
-            return Err(err(
-                StatusCode::UNAUTHORIZED,
-                "missing_signature",
-                "Missing signature",
-            ));
-        }
-        (None, _) if settings.webhook_require_signature => {
-            tracing::error!("WEBHOOK_REQUIRE_SIGNATURE is set but WEBHOOK_HMAC_KEY is not");
-            return Err(err(
-                StatusCode::UNAUTHORIZED,
-                "missing_signature",
-                "Signature cannot be verified",
-            ));
-        }
-        (None, _) => {}
-    }
+    let global_key = settings.webhook_hmac_key.as_ref();
+    let global_ok = match (global_key, signature) {
+        (Some(key), Some(sig)) => verify_signature(key.expose_secret().as_bytes(), &body, sig),
+        _ => false,
+    };
     let raw = std::str::from_utf8(&body)
         .map_err(|_| err(StatusCode::BAD_REQUEST, "invalid_body", "Invalid JSON data"))?;
     let env = parse_envelope(&body)
@@ -153,6 +175,16 @@ pub async fn receive(
             s
         }
     };
+    if !global_ok {
+        let session_key = session.as_ref().and_then(|s| s.hmac_key.as_deref());
+        check_signature(
+            session_key,
+            global_key.is_some(),
+            settings.webhook_require_signature,
+            &body,
+            signature,
+        )?;
+    }
     let scope = session
         .as_ref()
         .map(|s| s.session_key.clone())

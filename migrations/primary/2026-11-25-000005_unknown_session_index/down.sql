@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS gen_event_webhooks_unknown_session_idx;
