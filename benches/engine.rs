@@ -210,7 +210,9 @@ async fn throughput() {
     let t0 = Instant::now();
     let total = (sessions * per) as i64;
     loop {
-        let done = b.scalar(r#"SELECT count(*) AS n FROM "WhatsAppBulkCampaignItems" WHERE status <> 'pending'"#).await;
+        // The campaigns' counters change in the same transaction as the items, and reading 100
+        // counter rows costs PostgreSQL nothing next to scanning 100,000 items every 50 ms.
+        let done = b.scalar(r#"SELECT COALESCE(sum(sent_count + failed_count), 0)::bigint AS n FROM "WhatsAppBulkCampaigns""#).await;
         if done >= total {
             break;
         }

@@ -462,3 +462,58 @@ async fn progress_streams_as_server_sent_events() {
     .await;
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
 }
+
+#[actix_web::test]
+async fn send_sync_is_read_in_an_iana_zone_or_the_default_zone() {
+    let app = spawn_app_with(|s| s.default_timezone = "America/New_York".into()).await;
+    let user = app.create_user("zoned").await;
+    let template = app.insert_text_template(&user.user_id, "Zona").await;
+    let cases = [
+        // (send_sync, timezone, expected instant)
+        (
+            "2031-07-01 09:00",
+            Some("Asia/Jakarta"),
+            "2031-07-01T02:00:00Z",
+        ),
+        (
+            "2031-07-01T09:00:00",
+            Some("Asia/Kolkata"),
+            "2031-07-01T03:30:00Z",
+        ),
+        // Date only: 09:00 local; New York is on summer time (UTC−4) in July…
+        (
+            "2031-07-01",
+            Some("America/New_York"),
+            "2031-07-01T13:00:00Z",
+        ),
+        // …and on winter time (UTC−5) in January: the zone, not a fixed offset, decides.
+        ("2031-01-15 09:00", None, "2031-01-15T14:00:00Z"),
+    ];
+    for (k, (send_sync, zone, want)) in cases.iter().enumerate() {
+        let mut body = json!({"campaign_id": template, "name": format!("z{k}"),
+                              "phone": [format!("628120000{k:04}")], "send_sync": send_sync});
+        if let Some(z) = zone {
+            body["timezone"] = json!(z);
+        }
+        let resp = app
+            .post_json("/bulk/campaign/execute", Some(&user.bearer), &body)
+            .await;
+        assert_eq!(resp.status(), 201, "{send_sync} {zone:?}");
+        let data = json(resp).await["data"].clone();
+        assert_eq!(data["status"], "scheduled");
+        let at = chrono::DateTime::parse_from_rfc3339(data["scheduled_at"].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("{data}: {e}"));
+        let want = chrono::DateTime::parse_from_rfc3339(want).unwrap();
+        assert_eq!(at, want, "{send_sync} in {zone:?}");
+    }
+    // An unknown zone is a 400.
+    let resp = app
+        .post_json(
+            "/bulk/campaign/execute",
+            Some(&user.bearer),
+            &json!({"campaign_id": template, "name": "bad", "phone": ["6281200009999"],
+                    "send_sync": "2031-07-01 09:00", "timezone": "Mars/Olympus"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+}

@@ -794,3 +794,53 @@ async fn gateway_logs_never_contain_token_body_or_whole_phone() {
     assert!(!logs.contains(secret_body), "body in logs");
     assert!(!logs.contains(phone), "phone in logs");
 }
+
+/// The owner's table in two-database mode may lack the unique key the upsert needs: there the
+/// recorder serialises per (user, session) with an advisory lock. Two recorders (two instances)
+/// write the same keys at once; nothing is written before their shutdown flush (the interval is
+/// an hour), and after it every counter is exact with one row per key.
+#[actix_web::test]
+async fn gateway_stats_two_database_path_is_exact_and_shutdown_flushes_everything() {
+    use wa_gateway::gateway::stats::Hit;
+    use wa_gateway::gateway::StatsRecorder;
+
+    let app = spawn_app().await;
+    exec(
+        &app,
+        r#"DROP INDEX IF EXISTS "WhatsAppMessageStats_userId_sessionId_key""#,
+    )
+    .await;
+    let recorders: Vec<StatsRecorder> = (0..2)
+        .map(|_| {
+            StatsRecorder::start(
+                app.db.transactional.clone(),
+                true,
+                Duration::from_secs(3600),
+            )
+        })
+        .collect();
+    let keys = ["s-1", "s-2", "s-3"];
+    for (r, rec) in recorders.iter().enumerate() {
+        for i in 0..300 {
+            rec.record(Hit {
+                user_id: "two-db-user".into(),
+                session_key: keys[i % 3].into(),
+                // text (0) and image (1) sends; every fifth one failed upstream
+                kind: Some((i + r) % 2),
+                success: i % 5 != 0,
+            });
+        }
+    }
+    assert!(
+        stats_of(&app, "two-db-user").await.is_empty(),
+        "nothing is written before a flush"
+    );
+    futures_util::future::join_all(recorders.iter().map(|r| r.shutdown())).await;
+    let rows = stats_of(&app, "two-db-user").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for r in &rows {
+        // 2 recorders × 100 hits per key; 20 of each recorder's 100 failed.
+        assert_eq!((r.sent + r.failed, r.failed, r.rows), (200, 40, 1), "{r:?}");
+        assert_eq!(r.text_sent + r.text_failed, 100, "{r:?}");
+    }
+}
