@@ -5,6 +5,7 @@
 pub mod rate;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -16,7 +17,7 @@ use crate::db::queries::session_settings;
 use crate::upstream::{SendImage, SendText, UpstreamError};
 
 use super::Deps;
-use rate::TokenBucket;
+use rate::{Departures, TokenBucket};
 
 /// Attempts allowed for an item that keeps failing with "surely not sent" errors.
 const MAX_ATTEMPTS: i32 = 8;
@@ -53,6 +54,11 @@ fn rate_burst(rate: f64) -> f64 {
     (rate / 10.0).floor().max(1.0)
 }
 
+/// The departure gate of a rate-limited session (none when unlimited).
+fn gate_for(rate: f64) -> Option<Arc<Mutex<Departures>>> {
+    (rate > 0.0).then(|| Arc::new(Mutex::new(Departures::new(rate))))
+}
+
 /// Drives one session's sends.
 pub struct SenderActor {
     deps: Deps,
@@ -70,9 +76,9 @@ pub struct SenderActor {
     sent_total: u64,
     /// A stop was asked for while a batch was in flight: stop once its results are recorded.
     stop_requested: bool,
-    /// Rate-limited sessions: the earliest moment of the next HTTP send, so that sends stay a
-    /// full interval apart as the upstream sees them, whatever the database latency was.
-    next_send_at: Option<Instant>,
+    /// Rate-limited sessions: when each HTTP send may leave (spacing and the one-second window,
+    /// from the instants sends actually left).
+    gate: Option<Arc<Mutex<Departures>>>,
     /// Rate and daily cap; None until first read.
     limits: Option<(Limits, Instant)>,
     /// When the session lease was last renewed; it is renewed every third of its duration.
@@ -96,7 +102,7 @@ impl SenderActor {
             timer: None,
             sent_total: 0,
             stop_requested: false,
-            next_send_at: None,
+            gate: gate_for(rate),
             limits: None,
             lease_renewed: None,
         }
@@ -113,7 +119,7 @@ impl SenderActor {
         if (l.rate - self.bucket.rate()).abs() > f64::EPSILON {
             tracing::info!(session = %self.session_id, rate = l.rate, "send rate changed");
             self.bucket = TokenBucket::new(l.rate, rate_burst(l.rate), Instant::now());
-            self.next_send_at = None;
+            self.gate = gate_for(l.rate);
         }
         self.limits = Some((l, Instant::now()));
     }
@@ -175,11 +181,6 @@ impl SenderActor {
             return;
         }
         self.busy = true;
-        let pacing = (!self.bucket.unlimited()).then(|| Pacing {
-            not_before: self.next_send_at,
-            // 0.4 % longer than 1/R: R sends can never fall inside one second at the upstream.
-            interval: Duration::from_secs_f64(1.004 / self.bucket.rate()),
-        });
         let renew_lease = self.lease_renewed.map_or(true, |t| {
             t.elapsed() >= self.deps.settings.lease_duration / 3
         });
@@ -194,7 +195,7 @@ impl SenderActor {
             },
             self.contents.clone(),
             self.token.clone(),
-            pacing,
+            self.gate.clone(),
         );
         let started = Instant::now();
         ctx.spawn(work.into_actor(self).map(move |out, act, ctx| {
@@ -216,9 +217,6 @@ impl SenderActor {
                     }
                     if let Some((l, _)) = act.limits.as_mut() {
                         l.sent_today += out.sent as i64;
-                    }
-                    if let (Some(last), Some(p)) = (out.last_send, pacing) {
-                        act.next_send_at = Some(last + p.interval);
                     }
                     act.contents.extend(out.contents);
                     if out.token.is_some() {
@@ -360,13 +358,6 @@ impl Handler<Shutdown> for SenderActor {
     }
 }
 
-/// Spacing of the HTTP sends of a rate-limited session.
-#[derive(Clone, Copy)]
-struct Pacing {
-    not_before: Option<Instant>,
-    interval: Duration,
-}
-
 /// What one batch should do.
 #[derive(Clone, Copy)]
 struct BatchPlan {
@@ -379,8 +370,6 @@ struct BatchPlan {
 }
 
 struct BatchOutcome {
-    /// When the last send of the batch went out (rate-limited sessions).
-    last_send: Option<Instant>,
     /// Freshly read limits (when asked for).
     limits: Option<Limits>,
     /// Nothing was claimed because today's cap is reached.
@@ -432,7 +421,7 @@ async fn run_batch(
     plan: BatchPlan,
     mut contents: HashMap<i64, CampaignContent>,
     token: Option<String>,
-    pacing: Option<Pacing>,
+    gate: Option<Arc<Mutex<Departures>>>,
 ) -> Result<BatchOutcome, anyhow::Error> {
     let BatchPlan {
         mut n, rotation, ..
@@ -440,7 +429,6 @@ async fn run_batch(
     let mut out = BatchOutcome {
         limits: None,
         capped: false,
-        last_send: None,
         lease: false,
         claimed: 0,
         sent: 0,
@@ -512,20 +500,24 @@ async fn run_batch(
     }
     drop(conn);
 
-    let start = Instant::now();
-    let slot = |k: usize| {
-        pacing.map(|p| p.not_before.map_or(start, |nb| nb.max(start)) + p.interval * k as u32)
-    };
-    out.last_send = slot(items.len().saturating_sub(1));
-    let sends = items.iter().enumerate().map(|(k, item)| {
+    let sends = items.iter().map(|item| {
         let client = deps.client.clone();
         let content = contents.get(&item.bulk_campaign_id).cloned();
         let token = token.clone();
         let item = item.clone();
-        let at = slot(k);
+        let gate = gate.clone();
         async move {
-            if let Some(at) = at {
-                tokio::time::sleep_until(at.into()).await;
+            if let Some(gate) = gate {
+                loop {
+                    let r = gate
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .try_depart(Instant::now());
+                    match r {
+                        Ok(()) => break,
+                        Err(at) => tokio::time::sleep_until(at.into()).await,
+                    }
+                }
             }
             let Some(content) = content else {
                 return (

@@ -114,6 +114,59 @@ impl TokenBucket {
     }
 }
 
+/// The departure gate of a rate-limited session: decides the instant each HTTP send may leave,
+/// from the instants the previous ones actually left (not when they were planned, so database or
+/// scheduling delays cannot squeeze sends together):
+/// - consecutive sends at least 0.9 / rate apart (a send that left late is caught up slowly,
+///   never in a burst), and
+/// - the send `floor(rate)` places back at least one second plus [`WINDOW_MARGIN`] earlier, so
+///   no one-second window holds more than `rate` sends, as the upstream sees them.
+#[derive(Debug, Clone)]
+pub struct Departures {
+    min_gap: Duration,
+    window_size: usize,
+    recent: VecDeque<Instant>,
+}
+
+impl Departures {
+    /// `rate` in messages per second (must be above 0).
+    pub fn new(rate: f64) -> Self {
+        let rate = rate.max(f64::MIN_POSITIVE);
+        Departures {
+            min_gap: Duration::from_secs_f64(0.9 / rate),
+            window_size: (rate.floor() as usize).max(1),
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// The earliest instant at or after `now` the next send may leave.
+    pub fn next_at(&self, now: Instant) -> Instant {
+        let mut t = now;
+        if let Some(last) = self.recent.back() {
+            t = t.max(*last + self.min_gap);
+        }
+        if self.recent.len() >= self.window_size {
+            if let Some(oldest) = self.recent.front() {
+                t = t.max(*oldest + Duration::from_secs(1) + WINDOW_MARGIN);
+            }
+        }
+        t
+    }
+
+    /// Takes the slot if a send may leave at `now`; otherwise says when to ask again.
+    pub fn try_depart(&mut self, now: Instant) -> Result<(), Instant> {
+        let at = self.next_at(now);
+        if at > now {
+            return Err(at);
+        }
+        self.recent.push_back(now);
+        while self.recent.len() > self.window_size {
+            self.recent.pop_front();
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +251,55 @@ mod tests {
         assert_eq!(b.take(1, t0), 1);
         b.give_back(1);
         assert_eq!(b.take(1, t0), 1);
+    }
+
+    /// Departures asked for at jittered, sometimes late instants still never put more than
+    /// `rate` sends into a one-second window, and the late ones are caught up.
+    #[test]
+    fn departures_hold_the_window_whatever_the_delays() {
+        let t0 = Instant::now();
+        let mut bucket = TokenBucket::new(5.0, 1.0, t0);
+        let mut gate = Departures::new(5.0);
+        let mut left = Vec::new();
+        let mut t = t0;
+        let mut k = 0u64;
+        let mut waiting: Option<Instant> = None;
+        while t < t0 + Duration::from_secs(60) {
+            if waiting.is_none() && bucket.take(1, t) == 1 {
+                // a send is planned now but reaches the gate after 0–30 ms of "database time"
+                waiting = Some(t + Duration::from_millis((k * 7919) % 31));
+                k += 1;
+            }
+            if let Some(ready) = waiting {
+                if ready <= t && gate.try_depart(t).is_ok() {
+                    left.push(t);
+                    waiting = None;
+                }
+            }
+            t += Duration::from_millis(1);
+        }
+        for (i, s) in left.iter().enumerate() {
+            let in_window = left[i..]
+                .iter()
+                .take_while(|u| **u - *s < Duration::from_millis(1005))
+                .count();
+            assert!(in_window <= 5, "{in_window} sends within 1.005 s");
+        }
+        assert!(left.len() as f64 >= 0.98 * 300.0, "{}", left.len());
+    }
+
+    #[test]
+    fn departures_are_spaced_and_windowed() {
+        let t0 = Instant::now();
+        let mut g = Departures::new(2.0);
+        assert!(g.try_depart(t0).is_ok());
+        // 0.9 / 2 = 450 ms apart at least
+        assert_eq!(g.try_depart(t0), Err(t0 + Duration::from_millis(450)));
+        assert!(g.try_depart(t0 + Duration::from_millis(450)).is_ok());
+        // the third send waits for the window: 1 s + margin after the first
+        assert_eq!(
+            g.next_at(t0 + Duration::from_millis(900)),
+            t0 + Duration::from_secs(1) + WINDOW_MARGIN
+        );
     }
 }
