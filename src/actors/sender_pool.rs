@@ -41,6 +41,7 @@ impl SenderPool {
             }
         });
         self.senders.insert(session_id.to_string(), addr.clone());
+        crate::metrics::campaign_senders(self.senders.len());
         addr
     }
 }
@@ -114,6 +115,7 @@ impl Handler<Reconcile> for SenderPool {
                         act.sender(&s);
                     }
                 }
+                crate::metrics::campaign_senders(act.senders.len());
             }),
         )
     }
