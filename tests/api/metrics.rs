@@ -232,3 +232,53 @@ async fn metrics_can_be_turned_off() {
     let resp = app.get("/metrics", None).await;
     assert_eq!(resp.status(), 404);
 }
+
+#[actix_web::test]
+async fn unreachable_upstream_and_variable_paths_are_labelled_without_user_data() {
+    // Nothing listens on port 1: every upstream call fails to connect.
+    let app = spawn_app_with(|s| {
+        s.upstream_url = Some(url::Url::parse("http://127.0.0.1:1").unwrap());
+    })
+    .await;
+    let user = app.create_user("unreachable").await;
+    let before = scrape(&app).await;
+    let phone = "6281299911122";
+
+    for path in ["/wa/chat/send/text", &format!("/wa/user/lid/{phone}")] {
+        let resp = app
+            .client
+            .post(app.url(&format!("{path}?token={}", user.session_token)))
+            .json(&json!({"Phone": phone, "Body": "hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 502, "{path}");
+    }
+
+    let after = scrape(&app).await;
+    let diff = |labels: &[(&str, &str)]| {
+        let name = "wa_gateway_upstream_requests_total";
+        value(&after, name, labels) - value(&before, name, labels)
+    };
+    let failed = |endpoint| {
+        [
+            ("source", "proxy"),
+            ("endpoint", endpoint),
+            ("outcome", "unreachable"),
+        ]
+    };
+    assert!(diff(&failed("/chat/send/text")) >= 1.0, "{after}");
+    assert!(diff(&failed("/user/lid/{jid}")) >= 1.0, "{after}");
+    let http = [
+        ("route", "/wa/{tail:.*}"),
+        ("method", "POST"),
+        ("status", "502"),
+    ];
+    assert!(
+        value(&after, "wa_gateway_http_requests_total", &http)
+            - value(&before, "wa_gateway_http_requests_total", &http)
+            >= 2.0
+    );
+    assert!(!after.contains(&user.session_token));
+    assert!(!after.contains(phone));
+}
