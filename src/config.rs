@@ -125,6 +125,8 @@ pub struct Settings {
     pub cron_secret: Option<SecretString>,
     pub chat_log_default: bool,
     pub shutdown_timeout: Duration,
+    /// Whether `GET /metrics` and the HTTP metrics middleware are on (`METRICS_ENABLED`).
+    pub metrics_enabled: bool,
 }
 
 type Env = HashMap<String, String>;
@@ -385,6 +387,7 @@ impl Settings {
             cron_secret: secret(env, "CRON_SECRET"),
             chat_log_default: parse_bool(env, "CHAT_LOG_DEFAULT", false)?,
             shutdown_timeout: secs(env, "SHUTDOWN_TIMEOUT_SECS", 30.0)?,
+            metrics_enabled: parse_bool(env, "METRICS_ENABLED", true)?,
         })
     }
 

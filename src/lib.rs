@@ -7,6 +7,7 @@ pub mod error;
 pub mod fake_upstream;
 pub mod gateway;
 pub mod http;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

@@ -81,6 +81,10 @@ impl Application {
                 .build(),
             stats: stats.clone(),
         });
+        let metrics_enabled = settings.metrics_enabled;
+        if metrics_enabled {
+            crate::metrics::install();
+        }
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let port = listener.local_addr()?.port();
         let shutdown_timeout = settings.shutdown_timeout;
@@ -91,6 +95,10 @@ impl Application {
                 .app_data(state.clone())
                 .configure(crate::http::configure)
                 .default_service(web::to(crate::http::not_found))
+                .wrap(middleware::Condition::new(
+                    metrics_enabled,
+                    middleware::from_fn(crate::metrics::track_http),
+                ))
         })
         .shutdown_timeout(shutdown_timeout.as_secs())
         .listen(listener)?

@@ -33,6 +33,7 @@ impl SenderPool {
         // The sender reads its session's rate and daily cap itself (and re-reads them).
         let addr = SenderActor::new(deps, id).start();
         self.senders.insert(session_id.to_string(), addr.clone());
+        crate::metrics::campaign_senders(self.senders.len());
         addr
     }
 }
@@ -121,6 +122,7 @@ impl Handler<Reconcile> for SenderPool {
                         act.sender(&s);
                     }
                 }
+                crate::metrics::campaign_senders(act.senders.len());
             }),
         )
     }

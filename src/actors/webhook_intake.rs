@@ -124,6 +124,7 @@ async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
     .await;
     match res {
         Ok(mut ids) => {
+            crate::metrics::webhook_stored(ids.len(), batch.len() - ids.len());
             for (e, reply) in batch {
                 // The first of equal keys gets the id; later ones are redeliveries.
                 let _ = reply.send(Ok(ids.remove(&e.dedup_key)));
@@ -131,6 +132,7 @@ async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
         }
         Err(err) => {
             tracing::error!(error = %err, "webhook batch insert failed");
+            crate::metrics::webhook_store_failed(batch.len());
             for (_, reply) in batch {
                 let _ = reply.send(Err(err.clone()));
             }

@@ -104,10 +104,12 @@ impl Entitlements {
     pub async fn check(&self, db: &DbPool, token: &str) -> Result<Arc<Entitlement>, ApiError> {
         if let Some(e) = self.cache.get(token).await {
             if Utc::now() <= e.expired_at {
+                crate::metrics::entitlement_cache(true);
                 return Ok(e);
             }
             self.cache.invalidate(token).await;
         }
+        crate::metrics::entitlement_cache(false);
         self.cache
             .try_get_with_by_ref(token, async { load(db, token).await.map(Arc::new) })
             .await

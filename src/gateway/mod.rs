@@ -345,6 +345,8 @@ async fn body_of(
 struct Prepared {
     builder: Result<reqwest::RequestBuilder, ApiError>,
     over_cap: Option<Arc<AtomicBool>>,
+    /// The metrics label of the upstream path.
+    endpoint: &'static str,
 }
 
 fn prepare(
@@ -368,6 +370,7 @@ fn prepare(
                 "Failed to create request",
             )),
             over_cap: None,
+            endpoint: crate::metrics::upstream_endpoint(tail),
         };
     };
     let mut headers = reqwest::header::HeaderMap::with_capacity(req.headers().len() + 3);
@@ -432,12 +435,16 @@ fn prepare(
     Prepared {
         builder: Ok(builder),
         over_cap,
+        endpoint: crate::metrics::upstream_endpoint(tail),
     }
 }
 
 async fn dispatch(p: Prepared) -> Result<reqwest::Response, ApiError> {
     let builder = p.builder?;
-    builder.send().await.map_err(|e| {
+    let started = Instant::now();
+    let result = builder.send().await;
+    crate::metrics::proxied(p.endpoint, started, &result);
+    result.map_err(|e| {
         if p.over_cap
             .as_ref()
             .is_some_and(|f| f.load(Ordering::SeqCst))

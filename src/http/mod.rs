@@ -17,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(routes::health::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/health", web::head().to(routes::health::health))
+        .route("/metrics", web::get().to(routes::metrics::render))
         .route("/webhook/wa", web::get().to(routes::webhooks::verify))
         .route("/webhook/wa", web::post().to(routes::webhooks::receive))
         .service(

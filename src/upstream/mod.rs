@@ -2,7 +2,7 @@
 
 pub mod error;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -68,7 +68,7 @@ impl WhatsAppClient {
         token: &str,
         req: &SendText<'_>,
     ) -> Result<String, UpstreamError> {
-        self.send("chat/send/text", token, req).await
+        self.send("/chat/send/text", token, req).await
     }
 
     /// Sends an image (a `data:` URI or URL); returns the message id.
@@ -77,12 +77,12 @@ impl WhatsAppClient {
         token: &str,
         req: &SendImage<'_>,
     ) -> Result<String, UpstreamError> {
-        self.send("chat/send/image", token, req).await
+        self.send("/chat/send/image", token, req).await
     }
 
     async fn send<T: Serialize>(
         &self,
-        path: &str,
+        path: &'static str,
         token: &str,
         body: &T,
     ) -> Result<String, UpstreamError> {
@@ -100,7 +100,7 @@ impl WhatsAppClient {
         let v = self
             .call_with_timeout(
                 reqwest::Method::GET,
-                "user/contacts",
+                "/user/contacts",
                 token,
                 None::<&()>,
                 timeout,
@@ -112,7 +112,7 @@ impl WhatsAppClient {
     /// `GET /session/status` → the `data` object.
     pub async fn session_status(&self, token: &str) -> Result<Value, UpstreamError> {
         let v = self
-            .call(reqwest::Method::GET, "session/status", token, None::<&()>)
+            .call(reqwest::Method::GET, "/session/status", token, None::<&()>)
             .await?;
         Ok(v.get("data").cloned().unwrap_or(Value::Null))
     }
@@ -120,7 +120,7 @@ impl WhatsAppClient {
     async fn call<T: Serialize>(
         &self,
         method: reqwest::Method,
-        path: &str,
+        path: &'static str,
         token: &str,
         body: Option<&T>,
     ) -> Result<Value, UpstreamError> {
@@ -128,10 +128,11 @@ impl WhatsAppClient {
             .await
     }
 
+    /// `path` is a fixed upstream path; it is also the metrics label.
     async fn call_with_timeout<T: Serialize>(
         &self,
         method: reqwest::Method,
-        path: &str,
+        path: &'static str,
         token: &str,
         body: Option<&T>,
         timeout: Duration,
@@ -144,7 +145,10 @@ impl WhatsAppClient {
         if let Some(b) = body {
             req = req.json(b);
         }
+        let started = Instant::now();
         let resp = req.send().await.map_err(|e| {
+            let outcome = crate::metrics::outcome_of_error(&e);
+            crate::metrics::upstream_call(crate::metrics::VIA_CLIENT, path, outcome, started);
             if e.is_connect() && !e.is_timeout() {
                 UpstreamError::Unreachable(e)
             } else {
@@ -152,7 +156,13 @@ impl WhatsAppClient {
             }
         })?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(UpstreamError::OutcomeUnknown)?;
+        let bytes = resp.bytes().await;
+        let outcome = match &bytes {
+            Ok(_) => crate::metrics::outcome_of_status(status),
+            Err(e) => crate::metrics::outcome_of_error(e),
+        };
+        crate::metrics::upstream_call(crate::metrics::VIA_CLIENT, path, outcome, started);
+        let bytes = bytes.map_err(UpstreamError::OutcomeUnknown)?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let reason = v
             .get("error")

@@ -6,6 +6,7 @@ mod foundation;
 mod gateway;
 #[allow(dead_code)] // shared by several test modules; not every module uses every helper
 mod helpers;
+mod metrics;
 mod sessions;
 mod templates;
 mod webhooks;

@@ -603,6 +603,7 @@ async fn run_batch(
             Err(e) => return Err(e),
         }
     };
+    crate::metrics::campaign_results(&session_id, &records);
     for c in completed {
         tracing::info!(campaign_id = c, "campaign finished");
     }

@@ -191,11 +191,13 @@ impl Shared {
     /// primary-database effects run in a savepoint so one failure does not undo the others.
     async fn batch(&self) -> anyhow::Result<usize> {
         let mut conn = self.deps.db.primary.get().await?;
-        let n = conn
-            .transaction::<usize, anyhow::Error, _>(|conn| {
+        let (n, done_received, failed, gave_up) = conn
+            .transaction::<_, anyhow::Error, _>(|conn| {
                 Box::pin(async move {
                     let rows = q::claim(conn, BATCH).await?;
                     let mut done = Vec::with_capacity(rows.len());
+                    let mut done_received = Vec::with_capacity(rows.len());
+                    let (mut failed, mut gave_up) = (0u64, 0u64);
                     let n = rows.len();
                     for row in rows {
                         let res = conn
@@ -204,10 +206,15 @@ impl Shared {
                             })
                             .await;
                         match res {
-                            Ok(()) => done.push(row.id),
+                            Ok(()) => {
+                                done.push(row.id);
+                                done_received.push(row.received_at);
+                            }
                             Err(e) => {
                                 let attempt = row.attempts + 1;
                                 let give_up = attempt >= MAX_ATTEMPTS;
+                                failed += 1;
+                                gave_up += u64::from(give_up);
                                 tracing::warn!(id = row.id, event_type = %row.event_type, attempt, give_up, error = %e, "webhook event failed");
                                 let text = if give_up {
                                     format!("gave up after {attempt} attempts: {e}")
@@ -222,10 +229,11 @@ impl Shared {
                     if !done.is_empty() {
                         q::mark_processed(conn, &done).await?;
                     }
-                    Ok(n)
+                    Ok((n, done_received, failed, gave_up))
                 })
             })
             .await?;
+        crate::metrics::webhook_processed(&done_received, failed, gave_up);
         Ok(n)
     }
 }

@@ -926,3 +926,27 @@ pub async fn entitlement_problem(
         _ => None,
     })
 }
+
+/// Items still to be sent (pending, outcome known) of processing campaigns, per session id:
+/// the campaign queue depth of the metrics.
+pub async fn pending_items_by_session(
+    conn: &mut AsyncPgConnection,
+) -> QueryResult<Vec<(String, i64)>> {
+    #[derive(QueryableByName)]
+    struct D {
+        #[diesel(sql_type = Text)]
+        session_id: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let rows: Vec<D> = diesel::sql_query(
+        r#"SELECT i.session_id, count(*) AS n FROM "WhatsAppBulkCampaignItems" i
+           JOIN "WhatsAppBulkCampaigns" c ON c.id = i.bulk_campaign_id
+           WHERE c.status = 'processing' AND c.deleted_at IS NULL AND i.session_id IS NOT NULL
+             AND i.status = 'pending' AND i.deleted_at IS NULL AND i.outcome_unknown_at IS NULL
+           GROUP BY i.session_id"#,
+    )
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.session_id, r.n)).collect())
+}

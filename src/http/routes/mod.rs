@@ -2,6 +2,7 @@ pub mod campaigns;
 pub mod chats;
 pub mod contacts;
 pub mod health;
+pub mod metrics;
 pub mod sessions;
 pub mod templates;
 pub mod webhooks;
