@@ -7,5 +7,8 @@ mod gateway;
 #[allow(dead_code)] // shared by several test modules; not every module uses every helper
 mod helpers;
 mod malformed;
+mod multi_instance;
+#[allow(dead_code)] // the process harness is shared by the multi-instance and fault tests
+mod procs;
 mod templates;
 mod webhooks;
