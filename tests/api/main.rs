@@ -2,6 +2,7 @@ mod auth;
 mod campaigns;
 mod contacts;
 mod contract_schema;
+mod faults;
 mod foundation;
 mod gateway;
 #[allow(dead_code)] // shared by several test modules; not every module uses every helper
