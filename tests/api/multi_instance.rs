@@ -300,3 +300,102 @@ async fn webhooks_split_across_two_processes_are_processed_once() {
     assert_eq!(rooms, Some(SENDERS as i64));
     drop((a, b));
 }
+
+#[actix_web::test]
+async fn when_the_sending_process_is_killed_the_other_resumes_without_duplicates() {
+    let cluster = Cluster::new().await;
+    let env = cluster.env(&[("SEND_RATE_PER_SEC", "20")]);
+    let mut a = GatewayProcess::start("A", &env).await;
+    let mut b = GatewayProcess::start("B", &env).await;
+    let user = cluster.create_user("multi-kill").await;
+    let template = cluster.insert_text_template(&user.user_id, "Lanjut").await;
+    let list = phones("6281740", 80);
+    let id = execute(&cluster, &a, &user, template, &list, "now").await;
+    let items = format!(r#""WhatsAppBulkCampaignItems" WHERE bulk_campaign_id = {id}"#);
+    eventually(Duration::from_secs(20), || async {
+        let sent = cluster
+            .query_i64(&format!(
+                "SELECT count(*) AS v FROM {items} AND status = 'sent'"
+            ))
+            .await;
+        (sent >= Some(15)).then_some(())
+    })
+    .await;
+    // kill -9 whichever process holds the session's lease (its instance id starts with its pid)
+    let owner = cluster
+        .query_texts("SELECT owner AS v FROM gateway_session_leases")
+        .await
+        .into_iter()
+        .next()
+        .expect("a lease is held");
+    let (killed, survivor) = if owner.starts_with(&format!("{}-", a.pid().expect("pid"))) {
+        (&mut a, &b)
+    } else {
+        assert!(
+            owner.starts_with(&format!("{}-", b.pid().expect("pid"))),
+            "{owner}"
+        );
+        (&mut b, &a)
+    };
+    killed.kill();
+    // The survivor takes the session over after the lease (2 s) and finishes the campaign;
+    // sends cut mid-flight become failed `outcome_unknown` after the grace (1 s).
+    eventually(Duration::from_secs(30), || async {
+        let left = cluster
+            .query_i64(&format!(
+                "SELECT count(*) AS v FROM {items} AND status = 'pending'"
+            ))
+            .await;
+        (left == Some(0)).then_some(())
+    })
+    .await;
+    let c = wait_for_campaign(
+        &cluster.client,
+        survivor,
+        &user.bearer,
+        id,
+        "completed",
+        Duration::from_secs(20),
+    )
+    .await;
+    let journal = cluster.upstream.journal();
+    let mut by_phone: HashMap<&str, usize> = HashMap::new();
+    for m in &journal {
+        *by_phone.entry(m.phone.as_str()).or_default() += 1;
+    }
+    let dups: Vec<_> = by_phone.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dups.is_empty(), "sent more than once: {dups:?}");
+    let sent = cluster
+        .query_i64(&format!(
+            "SELECT count(*) AS v FROM {items} AND status = 'sent'"
+        ))
+        .await
+        .unwrap_or_default();
+    let unknown = cluster
+        .query_i64(&format!(
+            "SELECT count(*) AS v FROM {items} AND status = 'failed' AND error_message = 'outcome_unknown'"
+        ))
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        sent + unknown,
+        80,
+        "every item sent or (cut mid-send) outcome_unknown"
+    );
+    assert!(
+        unknown <= 2,
+        "at most the sends in flight at the kill are unknown ({unknown})"
+    );
+    assert_eq!(c["sent_count"], sent);
+    assert_eq!(c["failed_count"], unknown);
+    // Every item marked sent went out once; unsent items never reached the upstream twice.
+    let sent_phones = cluster
+        .query_texts(&format!(
+            "SELECT phone AS v FROM {items} AND status = 'sent'"
+        ))
+        .await;
+    for p in &sent_phones {
+        assert_eq!(by_phone.get(p.as_str()), Some(&1), "{p}");
+    }
+    drop((a, b));
+}

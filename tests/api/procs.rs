@@ -282,6 +282,11 @@ impl GatewayProcess {
             .collect()
     }
 
+    /// The process id (the prefix of its engine's instance id in leases).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the process (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
