@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet
-BIN="$TARGET/release/wa-gateway"
+PROFILE="${PROFILE:-release}"
+if [ "$PROFILE" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
+BIN="$TARGET/$PROFILE/wa-gateway"
 BASE="$(scripts/ensure-postgres.sh)"
 DB=wa_bench_crash
 psql "$BASE" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"

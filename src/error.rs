@@ -198,6 +198,15 @@ impl From<diesel::result::Error> for ApiError {
                 ApiError::unavailable(e)
             }
             Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_unstorable_text(info.message()) =>
+            {
+                ApiError::bad_request(
+                    "invalid_request",
+                    "Invalid request: text contains a NUL character",
+                )
+                .source(e)
+            }
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if is_unavailable(info.message()) =>
             {
                 ApiError::unavailable(e)
@@ -205,6 +214,12 @@ impl From<diesel::result::Error> for ApiError {
             _ => ApiError::internal(e),
         }
     }
+}
+
+/// Client text PostgreSQL cannot store (U+0000 in `text` or `jsonb`): the request is at fault.
+fn is_unstorable_text(message: &str) -> bool {
+    message.starts_with("invalid byte sequence for encoding")
+        || message.starts_with("unsupported Unicode escape sequence")
 }
 
 fn is_unavailable(message: &str) -> bool {

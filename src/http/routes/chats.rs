@@ -31,6 +31,13 @@ impl Page {
 }
 
 async fn token_of(state: &AppState, auth: &AuthUser, session: &str) -> Result<String, ApiError> {
+    if session.contains('\0') {
+        // No session has such an id (and PostgreSQL text cannot hold U+0000).
+        return Err(ApiError::not_found(
+            "session_not_found",
+            "Session not found",
+        ));
+    }
     let mut conn = state.db.transactional.get().await?;
     q::session_token(&mut conn, &auth.user_id.0, session)
         .await?
@@ -62,6 +69,12 @@ pub async fn messages(
     let (limit, offset) = page.limit_offset()?;
     let (session, chat) = path.into_inner();
     let token = token_of(&state, &auth, &session).await?;
+    if chat.contains('\0') {
+        return Err(ApiError::bad_request(
+            "invalid_id",
+            "Invalid request: chat_id contains a NUL character",
+        ));
+    }
     let prefix = format!("{token}_");
     let chat_id = if chat.starts_with(&prefix) {
         chat

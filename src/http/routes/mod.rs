@@ -47,6 +47,12 @@ pub struct Paging {
 
 impl Paging {
     pub(crate) fn page(&self) -> Result<Option<(i64, i64)>, ApiError> {
+        if self.search.as_deref().is_some_and(|s| s.contains('\0')) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "Invalid request: search contains a NUL character",
+            ));
+        }
         match (self.page, self.limit) {
             (None, None) => Ok(None),
             (p, l) => {

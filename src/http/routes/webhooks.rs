@@ -153,7 +153,10 @@ pub async fn receive(
         _ => false,
     };
     let raw = std::str::from_utf8(&body)
-        .map_err(|_| err(StatusCode::BAD_REQUEST, "invalid_body", "Invalid JSON data"))?;
+        .ok()
+        // A raw 0 byte is valid in neither format, and PostgreSQL text cannot store it.
+        .filter(|r| !r.contains('\0'))
+        .ok_or_else(|| err(StatusCode::BAD_REQUEST, "invalid_body", "Invalid JSON data"))?;
     let env = parse_envelope(&body)
         .map_err(|e| err(StatusCode::BAD_REQUEST, "invalid_body", e.message()))?;
 
