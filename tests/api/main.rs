@@ -6,5 +6,6 @@ mod foundation;
 mod gateway;
 #[allow(dead_code)] // shared by several test modules; not every module uses every helper
 mod helpers;
+mod openapi;
 mod templates;
 mod webhooks;
