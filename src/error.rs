@@ -262,6 +262,17 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 ApiError::unavailable(e)
             }
+            // Text PostgreSQL cannot store (a NUL character, in text or in a JSON string) can only
+            // come from the client.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_unstorable_text(info.message()) =>
+            {
+                ApiError::bad_request(
+                    "invalid_text",
+                    "Invalid request: text must not contain NUL characters",
+                )
+                .source(e)
+            }
             Error::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if is_unavailable(info.message()) =>
             {
@@ -270,6 +281,11 @@ impl From<diesel::result::Error> for ApiError {
             _ => ApiError::internal(e),
         }
     }
+}
+
+fn is_unstorable_text(message: &str) -> bool {
+    message.starts_with("invalid byte sequence for encoding")
+        || message.starts_with("unsupported Unicode escape sequence")
 }
 
 fn is_unavailable(message: &str) -> bool {

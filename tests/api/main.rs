@@ -1,4 +1,5 @@
 mod auth;
+mod bad_input;
 mod campaigns;
 mod contacts;
 mod contract_schema;

@@ -13,8 +13,8 @@ use crate::startup::AppState;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Page {
-    /// Page number, from 1 (default 1).
-    #[param(minimum = 1)]
+    /// Page number, 1..=1000000 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<i64>,
     /// Page size, 1..=200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -64,10 +64,11 @@ impl Page {
     fn limit_offset(&self) -> Result<(i64, i64), ApiError> {
         let page = self.page.unwrap_or(1);
         let limit = self.limit.unwrap_or(50);
-        if page < 1 || !(1..=200).contains(&limit) {
+        // Bounded so the offset cannot overflow.
+        if !(1..=1_000_000).contains(&page) || !(1..=200).contains(&limit) {
             return Err(ApiError::bad_request(
                 "invalid_query",
-                "Invalid request: page must be >= 1 and limit 1..200",
+                "Invalid request: page must be 1..1000000 and limit 1..200",
             ));
         }
         Ok((limit, (page - 1) * limit))

@@ -185,6 +185,24 @@ pub async fn receive(
         .map_err(|_| err(StatusCode::BAD_REQUEST, "invalid_body", "Invalid JSON data"))?;
     let env = parse_envelope(&body)
         .map_err(|e| err(StatusCode::BAD_REQUEST, "invalid_body", e.message()))?;
+    // PostgreSQL cannot store a NUL character; refused here, one bad event cannot fail the
+    // intake batch it would share with others.
+    let scalars = [&env.user_id, &env.instance_name, &env.token];
+    if env.kind.contains('\0')
+        || scalars
+            .iter()
+            .any(|s| s.as_deref().is_some_and(|s| s.contains('\0')))
+        || env
+            .object
+            .iter()
+            .any(|(k, v)| k.contains('\0') || has_nul(v))
+    {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "Event contains a NUL character",
+        ));
+    }
 
     let mut keys: Vec<String> = Vec::with_capacity(2);
     keys.extend(env.user_id.iter().cloned());
@@ -252,4 +270,14 @@ pub async fn receive(
         None => tracing::info!(event_type = %env.kind, "webhook redelivery ignored"),
     }
     Ok(HttpResponse::Ok().json(json!({"status": "success"})))
+}
+
+/// Whether a string or key anywhere in `v` holds a NUL character.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
