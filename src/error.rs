@@ -23,6 +23,71 @@ pub enum Envelope {
     Gateway,
 }
 
+/// `/bulk/*` handler failures: `{"code","success":false,"message"}` (contract §4.4).
+#[derive(utoipa::ToSchema)]
+pub struct BulkErrorBody {
+    /// The HTTP status (contact sync: the upstream's code).
+    #[schema(example = 400)]
+    pub code: i64,
+    #[schema(example = false)]
+    pub success: bool,
+    #[schema(example = "Invalid request: name is required")]
+    pub message: String,
+    /// Stable machine-readable cause.
+    #[schema(example = "invalid_request")]
+    pub error_code: String,
+}
+
+/// `GET /bulk/campaigns/{id}` failures: `{"code","success":false}` with no message.
+#[derive(utoipa::ToSchema)]
+pub struct BulkBareErrorBody {
+    #[schema(example = 404)]
+    pub code: i64,
+    #[schema(example = false)]
+    pub success: bool,
+    #[schema(example = "bulk_campaign_not_found")]
+    pub error_code: String,
+}
+
+/// List reads failing with a 5xx: `{"code","success":false,"data":null}`.
+#[derive(utoipa::ToSchema)]
+pub struct BulkListErrorBody {
+    #[schema(example = 500)]
+    pub code: i64,
+    #[schema(example = false)]
+    pub success: bool,
+    #[schema(schema_with = null_schema)]
+    pub data: Option<String>,
+    #[schema(example = "internal_error")]
+    pub error_code: String,
+}
+
+fn null_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .build()
+}
+
+/// `/bulk/*` auth failures and `/webhook/wa`: `{"error": "..."}`.
+#[derive(utoipa::ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "Session not found or expired")]
+    pub error: String,
+    #[schema(example = "session_invalid")]
+    pub error_code: String,
+}
+
+/// Errors the `/wa/*` gateway makes itself: `{"status","message"}`.
+#[derive(utoipa::ToSchema)]
+pub struct GatewayErrorBody {
+    #[schema(example = 403)]
+    pub status: u16,
+    #[schema(example = "invalid token")]
+    pub message: String,
+    #[schema(example = "invalid_token")]
+    pub error_code: String,
+}
+
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// An error answered to a client.
@@ -197,12 +262,14 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 ApiError::unavailable(e)
             }
+            // Text PostgreSQL cannot store (a NUL character, in text or in a JSON string) can only
+            // come from the client.
             Error::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if is_unstorable_text(info.message()) =>
             {
                 ApiError::bad_request(
-                    "invalid_request",
-                    "Invalid request: text contains a NUL character",
+                    "invalid_text",
+                    "Invalid request: text must not contain NUL characters",
                 )
                 .source(e)
             }

@@ -102,6 +102,10 @@ impl Entitlements {
 
     /// Steps 4–7 of §4.1 for a token; concurrent misses for one token share one load.
     pub async fn check(&self, db: &DbPool, token: &str) -> Result<Arc<Entitlement>, ApiError> {
+        // No stored token holds a NUL (PostgreSQL text cannot), and the query would fail.
+        if token.contains('\0') {
+            return Err(forbidden("invalid_token", "invalid token"));
+        }
         if let Some(e) = self.cache.get(token).await {
             if Utc::now() <= e.expired_at {
                 crate::metrics::entitlement_cache(true);

@@ -40,7 +40,7 @@ pub use stats::StatsRecorder;
 const SMALL_BODY: usize = 64 * 1024;
 
 /// The token-checked groups (§6.1).
-const GROUPS: [&str; 8] = [
+pub const GROUPS: [&str; 8] = [
     "session",
     "webhook",
     "chat",

@@ -1,4 +1,5 @@
 mod auth;
+mod bad_input;
 mod campaigns;
 mod contacts;
 mod contract_schema;
@@ -10,6 +11,7 @@ mod helpers;
 mod malformed;
 mod metrics;
 mod multi_instance;
+mod openapi;
 #[allow(dead_code)] // the process harness is shared by the multi-instance and fault tests
 mod procs;
 mod sessions;

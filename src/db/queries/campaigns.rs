@@ -20,7 +20,8 @@ pub const CAMPAIGN_COLUMNS: &str = r#"c.id, c.user_id, c.campaign_id, c.name, c.
  COALESCE(c.delivered_count,0) AS delivered_count, COALESCE(c.read_count,0) AS read_count, c.status_reason"#;
 
 /// A bulk campaign row.
-#[derive(Debug, Clone, QueryableByName, Serialize)]
+#[derive(Debug, Clone, QueryableByName, Serialize, utoipa::ToSchema)]
+#[schema(as = BulkCampaignRow)]
 pub struct CampaignRow {
     #[diesel(sql_type = BigInt)]
     pub id: i64,
@@ -76,7 +77,8 @@ pub struct CampaignRow {
 }
 
 /// An item as the contract shows it, plus delivery times.
-#[derive(Debug, Clone, QueryableByName, Serialize)]
+#[derive(Debug, Clone, QueryableByName, Serialize, utoipa::ToSchema)]
+#[schema(as = BulkCampaignItem)]
 pub struct ItemRow {
     #[diesel(sql_type = BigInt)]
     pub id: i64,

@@ -79,7 +79,7 @@ pub async fn upsert_synced(
 }
 
 /// One row of `GET /bulk/contact`.
-#[derive(Debug, QueryableByName, serde::Serialize)]
+#[derive(Debug, QueryableByName, serde::Serialize, utoipa::ToSchema)]
 pub struct ListedContact {
     #[diesel(sql_type = Text)]
     pub phone: String,

@@ -11,29 +11,166 @@ use serde_json::{json, Value};
 use crate::actors::campaign::{CampaignOp, OpOutcome};
 use crate::actors::campaign_registry::ForUser;
 use crate::actors::scheduler::{CampaignScheduled, Sweep};
-use crate::db::queries::campaigns::{self as q, CampaignRow, NewCampaign, NewItem};
+use crate::db::queries::campaigns::{self as q, CampaignRow, ItemRow, NewCampaign, NewItem};
 use crate::domain::schedule::{parse_send_sync, SendAt};
 use crate::domain::{parse_path_id, CampaignId, PhoneNumber, TemplateId, UserId};
-use crate::error::{ApiError, Envelope};
+use crate::error::{ApiError, BulkBareErrorBody, BulkErrorBody, Envelope, ErrorBody};
 use crate::http::extractors::AuthUser;
-use crate::http::routes::invalid_request;
+use crate::http::routes::templates::Template;
+use crate::http::routes::{invalid_request, OkMessage};
 use crate::startup::AppState;
 
 /// `POST /bulk/campaign/execute` body. Types are checked by serde (400 on a wrong type).
-#[derive(Deserialize)]
+/// `campaign_id`, `name`, `phone` and `send_sync` are required; `timezone` when `send_sync` is
+/// not `now`.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ExecuteBody {
+    /// The template to send, > 0.
     #[serde(default)]
+    #[schema(example = 1, value_type = i64, required = true, minimum = 1)]
     campaign_id: Option<i64>,
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     name: Option<String>,
+    /// Recipients (at most `CAMPAIGN_MAX_RECIPIENTS`); invalid numbers fail at once.
     #[serde(default)]
+    #[schema(value_type = Vec<String>, required = true, min_items = 1, example = json!(["6281234567890"]))]
     phone: Option<Vec<String>>,
+    /// `now` or a local date-time (contract §7.3).
     #[serde(default)]
+    #[schema(example = "now", value_type = String, required = true)]
     send_sync: Option<String>,
+    /// An IANA zone or offset; required when `send_sync` is not `now`.
     #[serde(default)]
     timezone: Option<String>,
+    /// The sending session (default: the user's most recently updated connected session).
     #[serde(default)]
     session_id: Option<String>,
+}
+
+/// `data` of the execute answer.
+#[derive(utoipa::ToSchema)]
+pub struct ExecuteData {
+    pub bulk_campaign_id: i64,
+    pub total_recipients: i64,
+    /// `pending` or `scheduled`.
+    pub status: String,
+    /// Only when scheduled.
+    pub scheduled_at: Option<chrono::DateTime<Utc>>,
+    /// Only when scheduled.
+    pub timezone: Option<String>,
+    /// Recipients refused at once (invalid phone numbers).
+    pub failed_recipients: i64,
+}
+
+/// `POST /bulk/campaign/execute` answer.
+#[derive(utoipa::ToSchema)]
+pub struct ExecuteResponse {
+    #[schema(example = 201)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub message: String,
+    pub data: ExecuteData,
+}
+
+/// A bulk campaign with its template (`campaign`, only while the template exists).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct BulkCampaign {
+    #[serde(flatten)]
+    pub row: CampaignRow,
+    pub campaign: Option<Template>,
+}
+
+/// `GET /bulk/campaigns` answer.
+#[derive(utoipa::ToSchema)]
+pub struct BulkCampaignList {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub data: Vec<BulkCampaign>,
+}
+
+/// Live progress of a campaign.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignProgress {
+    pub pending: i64,
+    pub sending: i64,
+    pub unknown: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub delivered: i64,
+    pub read: i64,
+    /// Messages per second over the last minute.
+    pub rate: f64,
+    pub eta_seconds: Option<i64>,
+}
+
+/// A bulk campaign with its template, items and progress.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct BulkCampaignDetail {
+    #[serde(flatten)]
+    pub row: CampaignRow,
+    pub campaign: Option<Template>,
+    pub items: Vec<ItemRow>,
+    pub progress: CampaignProgress,
+}
+
+#[derive(utoipa::ToSchema)]
+pub struct CampaignDetailData {
+    pub bulk_campaign: BulkCampaignDetail,
+    pub items: Vec<ItemRow>,
+}
+
+/// `GET /bulk/campaigns/{id}` answer.
+#[derive(utoipa::ToSchema)]
+pub struct CampaignDetailResponse {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub data: CampaignDetailData,
+}
+
+/// `GET /bulk/campaigns/{id}/items` answer.
+#[derive(utoipa::ToSchema)]
+pub struct CampaignItemPage {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub data: Vec<ItemRow>,
+    pub page: i64,
+    pub limit: i64,
+}
+
+/// Answer of pause, resume, cancel and retry.
+#[derive(utoipa::ToSchema)]
+pub struct CampaignActionResponse {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub message: String,
+    pub data: CampaignRow,
+}
+
+#[derive(utoipa::ToSchema)]
+pub struct CronData {
+    pub checked_at: chrono::DateTime<chrono::FixedOffset>,
+    pub processed_count: u64,
+}
+
+/// `GET /bulk/cron/process` answer.
+#[derive(utoipa::ToSchema)]
+pub struct CronResponse {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub message: String,
+    pub data: CronData,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -77,6 +214,24 @@ async fn choose_session(
 }
 
 /// `POST /bulk/campaign/execute`
+#[utoipa::path(
+    post,
+    path = "/bulk/campaign/execute",
+    operation_id = "execute_campaign",
+    tag = "campaigns",
+    request_body = ExecuteBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional (up to 200 characters): a repeat with the same key answers the campaign already created")),
+    responses(
+        (status = 201, description = "Created: started now (`pending`) or `scheduled`", body = ExecuteResponse),
+        (status = 400, description = "Binding or validation error, bad `send_sync`/`timezone`, too many recipients, no connected session, image not usable", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Campaign not found` (template), or `Session not found`", body = BulkErrorBody),
+        (status = 409, description = "A campaign with this Idempotency-Key is being created", body = BulkErrorBody),
+        (status = 413, description = "Body over 8 MiB", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn execute(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -270,11 +425,31 @@ async fn resolve_image(state: &AppState, t: &TemplateRow) -> Result<String, ApiE
         })
 }
 
-#[derive(Deserialize)]
+/// Query of `GET /bulk/campaigns/{id}/items`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page number, 1..=1000000 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<i64>,
+    /// Page size, 1..=1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    /// `pending`, `sent` or `failed`.
+    #[param(pattern = "^(pending|sent|failed)$")]
     status: Option<String>,
+}
+
+/// Query of `GET /bulk/campaigns`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignsQuery {
+    /// Page number, 1..=1000000 (default 1 when `limit` is given); without both, every campaign.
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<i64>,
+    /// Page size, 1..=1000 (default 50 when `page` is given).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
 }
 
 fn page_of(q: &PageQuery) -> Result<Option<(i64, i64)>, ApiError> {
@@ -317,12 +492,31 @@ fn campaign_json(row: &CampaignRow) -> Value {
 }
 
 /// `GET /bulk/campaigns`
+#[utoipa::path(
+    get,
+    path = "/bulk/campaigns",
+    operation_id = "list_campaigns",
+    tag = "campaigns",
+    params(CampaignsQuery),
+    responses(
+        (status = 200, description = "The user's bulk campaigns", body = BulkCampaignList),
+        (status = 400, description = "Bad pagination", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkListError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     auth: AuthUser,
-    query: web::Query<PageQuery>,
+    query: web::Query<CampaignsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_of(&query)?;
+    let page = super::Paging {
+        page: query.page,
+        limit: query.limit,
+        search: None,
+    }
+    .page()?;
     let list_err = |e: ApiError| {
         if e.status.is_server_error() {
             e.envelope(Envelope::BulkList)
@@ -357,6 +551,21 @@ fn parse_id(raw: &str, envelope: Envelope, message: &'static str) -> Result<Camp
 }
 
 /// `GET /bulk/campaigns/{id}`: the campaign with live counters, progress and its items.
+#[utoipa::path(
+    get,
+    path = "/bulk/campaigns/{id}",
+    operation_id = "get_campaign",
+    tag = "campaigns",
+    params(("id" = u32, Path, description = "Bulk campaign id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "The campaign with progress and items (the items appear twice)", body = CampaignDetailResponse),
+        (status = 400, description = "Invalid id (no `message`)", body = BulkBareErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "Not found (no `message`)", body = BulkBareErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn detail(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -393,6 +602,21 @@ pub async fn detail(
 }
 
 /// `GET /bulk/campaigns/{id}/items?status=&page=&limit=`
+#[utoipa::path(
+    get,
+    path = "/bulk/campaigns/{id}/items",
+    operation_id = "list_campaign_items",
+    tag = "campaigns",
+    params(("id" = u32, Path, description = "Bulk campaign id, an unsigned 32-bit decimal (anything else: 400)"), PageQuery),
+    responses(
+        (status = 200, description = "One page of items (default page 1, limit 100)", body = CampaignItemPage),
+        (status = 400, description = "Invalid id, pagination or status", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Bulk campaign not found`", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn items(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -420,6 +644,21 @@ pub async fn items(
 }
 
 /// `DELETE /bulk/campaigns/{id}`: soft-deletes the campaign and its items.
+#[utoipa::path(
+    delete,
+    path = "/bulk/campaigns/{id}",
+    operation_id = "delete_campaign",
+    tag = "campaigns",
+    params(("id" = u32, Path, description = "Bulk campaign id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "Soft-deleted with its items", body = OkMessage),
+        (status = 400, description = "`Invalid bulk campaign ID`, or `Cannot delete campaign that is currently processing`", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Bulk campaign not found`", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -487,6 +726,22 @@ fn done_verb(op: CampaignOp) -> &'static str {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/bulk/campaigns/{id}/pause",
+    operation_id = "pause_campaign",
+    tag = "campaigns",
+    params(("id" = u32, Path, description = "Bulk campaign id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "Paused; the campaign as it is now", body = CampaignActionResponse),
+        (status = 400, description = "`Invalid bulk campaign ID`", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Bulk campaign not found`", body = BulkErrorBody),
+        (status = 409, description = "Not possible in the campaign's status (`Cannot pause: ...`)", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn pause(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -494,6 +749,22 @@ pub async fn pause(
 ) -> Result<HttpResponse, ApiError> {
     lifecycle(state, auth, path, CampaignOp::Pause, "Bulk campaign paused").await
 }
+#[utoipa::path(
+    post,
+    path = "/bulk/campaigns/{id}/resume",
+    operation_id = "resume_campaign",
+    tag = "campaigns",
+    params(("id" = u32, Path, description = "Bulk campaign id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "Resumed; the campaign as it is now", body = CampaignActionResponse),
+        (status = 400, description = "`Invalid bulk campaign ID`", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Bulk campaign not found`", body = BulkErrorBody),
+        (status = 409, description = "Not possible in the campaign's status (`Cannot resume: ...`)", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn resume(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -508,6 +779,22 @@ pub async fn resume(
     )
     .await
 }
+#[utoipa::path(
+    post,
+    path = "/bulk/campaigns/{id}/cancel",
+    operation_id = "cancel_campaign",
+    tag = "campaigns",
+    params(("id" = u32, Path, description = "Bulk campaign id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "Cancelled; the campaign as it is now", body = CampaignActionResponse),
+        (status = 400, description = "`Invalid bulk campaign ID`", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Bulk campaign not found`", body = BulkErrorBody),
+        (status = 409, description = "Not possible in the campaign's status (`Cannot cancel: ...`)", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn cancel(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -522,6 +809,22 @@ pub async fn cancel(
     )
     .await
 }
+#[utoipa::path(
+    post,
+    path = "/bulk/campaigns/{id}/retry",
+    operation_id = "retry_campaign",
+    tag = "campaigns",
+    params(("id" = u32, Path, description = "Bulk campaign id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "Failed items queued again; the campaign as it is now", body = CampaignActionResponse),
+        (status = 400, description = "`Invalid bulk campaign ID`", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Bulk campaign not found`", body = BulkErrorBody),
+        (status = 409, description = "Not possible in the campaign's status (`Cannot retry: ...`)", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn retry(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -539,6 +842,21 @@ pub async fn retry(
 
 /// `GET /bulk/campaigns/{id}/events`: progress as Server-Sent Events, one event per second
 /// while the campaign runs, ending when it reaches a final status.
+#[utoipa::path(
+    get,
+    path = "/bulk/campaigns/{id}/events",
+    operation_id = "campaign_events",
+    tag = "campaigns",
+    params(("id" = u32, Path, description = "Bulk campaign id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "Server-Sent Events: `progress` once a second while the campaign runs (data: id, status, counters, pending, sending, unknown, rate), then the stream ends; `end` when the campaign disappears", content_type = "text/event-stream", body = String),
+        (status = 400, description = "`Invalid bulk campaign ID`", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Bulk campaign not found`", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn events(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -593,12 +911,27 @@ pub async fn events(
         .streaming(stream))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CronQuery {
+    /// The cron secret, when `CRON_SECRET` is set (or the `X-Cron-Secret` header).
     secret: Option<String>,
 }
 
 /// `GET /bulk/cron/process`: asks the scheduler to sweep now (idempotent).
+#[utoipa::path(
+    get,
+    path = "/bulk/cron/process",
+    operation_id = "cron_process",
+    tag = "campaigns",
+    params(CronQuery, ("X-Cron-Secret" = Option<String>, Header, description = "The cron secret, when `CRON_SECRET` is set (or `?secret=`)")),
+    responses(
+        (status = 200, description = "The scheduler swept due campaigns", body = CronResponse),
+        (status = 401, description = "`Invalid cron secret` (only when `CRON_SECRET` is set)", body = ErrorBody),
+        (status = 500, description = "`Failed to fetch scheduled campaigns`", body = BulkErrorBody),
+        (status = 503, description = "The scheduler is not running", body = BulkErrorBody),
+    )
+)]
 pub async fn cron(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::{bind_body, invalid_request, Paging};
 use crate::db::queries::contacts::{self as q, SyncedContact};
 use crate::domain::PhoneNumber;
-use crate::error::ApiError;
+use crate::error::{ApiError, BulkErrorBody, ErrorBody};
 use crate::http::extractors::AuthUser;
 use crate::startup::AppState;
 use crate::upstream::UpstreamError;
@@ -20,6 +20,98 @@ const ENTRY_KEYS: [&str; 5] = ["BusinessName", "FirstName", "Found", "FullName",
 
 /// Most contacts one add call takes.
 const MAX_ADD: usize = 10_000;
+
+/// One entry of the upstream's address book.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct SyncedEntry {
+    pub business_name: String,
+    pub first_name: String,
+    pub found: bool,
+    pub full_name: String,
+    pub push_name: String,
+}
+
+/// `POST /bulk/contact/sync` answer.
+#[derive(utoipa::ToSchema)]
+pub struct ContactSyncResponse {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    #[schema(example = "Successfully synced 2 contacts")]
+    pub message: String,
+    /// Keyed by JID.
+    pub data: std::collections::HashMap<String, SyncedEntry>,
+    /// Contacts stored (entries whose JID is a phone number).
+    pub stored: u64,
+}
+
+/// `GET /bulk/contact` answer.
+#[derive(utoipa::ToSchema)]
+pub struct ContactList {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub data: Vec<q::ListedContact>,
+}
+
+/// A stored contact.
+#[derive(utoipa::ToSchema)]
+pub struct Contact {
+    pub id: i64,
+    pub user_id: String,
+    pub phone: String,
+    pub name: String,
+    pub full_name: String,
+    pub push_name: String,
+    pub short: String,
+    pub notify: String,
+    pub business: Option<bool>,
+    pub verified: Option<bool>,
+    /// `manual` or `sync`.
+    pub source: Option<String>,
+    pub created_at: chrono::DateTime<chrono::FixedOffset>,
+    pub updated_at: chrono::DateTime<chrono::FixedOffset>,
+    pub deleted_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+#[derive(utoipa::ToSchema)]
+pub struct ContactAddData {
+    pub added_count: u64,
+    pub updated_count: u64,
+    pub contacts: Vec<Contact>,
+}
+
+/// `POST /bulk/contact/add` answer.
+#[derive(utoipa::ToSchema)]
+pub struct ContactAddResponse {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    #[schema(example = "Processed 2 contacts (1 added, 1 updated)")]
+    pub message: String,
+    pub data: ContactAddData,
+}
+
+#[derive(utoipa::ToSchema)]
+pub struct ContactDeleteData {
+    pub deleted_count: u64,
+    pub requested_count: u64,
+}
+
+/// `DELETE /bulk/contact/delete` answer.
+#[derive(utoipa::ToSchema)]
+pub struct ContactDeleteResponse {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub message: String,
+    pub data: ContactDeleteData,
+}
 
 fn sync_failed(upstream_code: i64) -> ApiError {
     ApiError::bad_request(
@@ -55,6 +147,21 @@ fn text(entry: &Value, key: &str) -> String {
 
 /// `POST /bulk/contact/sync`: bearer plus the `token` header of one of the user's own sessions
 /// and an active subscription.
+#[utoipa::path(
+    post,
+    path = "/bulk/contact/sync",
+    operation_id = "sync_contacts",
+    tag = "contacts",
+    responses(
+        (status = 200, description = "The upstream's address book (keyed by JID) and how many contacts were stored", body = ContactSyncResponse),
+        (status = 400, description = "The upstream refused: `code` is the upstream's code", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token (`error`), or no `token` header (bulk envelope)", body = ref("#/components/schemas/AuthOrBulkError")),
+        (status = 403, description = "The session token is not one of the user's sessions, or no active subscription", body = BulkErrorBody),
+        (status = 502, description = "Upstream unreachable or unparseable answer", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = [], "session_token" = []))
+)]
 pub async fn sync(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -156,6 +263,20 @@ pub async fn sync(
 }
 
 /// `GET /bulk/contact`: `[]` when none; opt-in `page`/`limit` and `search`.
+#[utoipa::path(
+    get,
+    path = "/bulk/contact",
+    operation_id = "list_contacts",
+    tag = "contacts",
+    params(Paging),
+    responses(
+        (status = 200, description = "The user's contacts in id order (`[]` when none)", body = ContactList),
+        (status = 400, description = "Bad pagination", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -188,22 +309,42 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({"code": 200, "success": true, "data": rows})))
 }
 
-#[derive(Deserialize)]
+/// `POST /bulk/contact/add` body: 1 to 10,000 contacts (more: 400).
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AddBody {
     #[serde(default)]
+    #[schema(value_type = Vec<AddContact>, required = true, min_items = 1)]
     contacts: Option<Vec<AddContact>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AddContact {
+    /// Normalised to digits with the country code.
     #[serde(default)]
+    #[schema(example = "6281234567890", value_type = String, required = true)]
     phone: Option<String>,
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     full_name: Option<String>,
 }
 
 /// `POST /bulk/contact/add`: all or nothing; phones normalised; a phone given twice counts once
 /// (the last name wins).
+#[utoipa::path(
+    post,
+    path = "/bulk/contact/add",
+    operation_id = "add_contacts",
+    tag = "contacts",
+    request_body = AddBody,
+    responses(
+        (status = 200, description = "Added or renamed, all or nothing", body = ContactAddResponse),
+        (status = 400, description = "Binding or validation error (`Invalid request: ...`)", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 413, description = "Body over 8 MiB", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn add(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -259,14 +400,32 @@ pub async fn add(
     })))
 }
 
-#[derive(Deserialize)]
+/// `DELETE /bulk/contact/delete` body: at least one phone.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DeleteBody {
     #[serde(default)]
+    #[schema(value_type = Vec<String>, required = true, min_items = 1)]
     phone: Option<Vec<String>>,
 }
 
 /// `DELETE /bulk/contact/delete`: matches the normalised form of each phone (and the string as
 /// given, for rows stored before normalisation).
+#[utoipa::path(
+    delete,
+    path = "/bulk/contact/delete",
+    operation_id = "delete_contacts",
+    tag = "contacts",
+    request_body = DeleteBody,
+    responses(
+        (status = 200, description = "Soft-deleted", body = ContactDeleteResponse),
+        (status = 400, description = "Binding or validation error", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`No contacts found for the provided phone numbers`", body = BulkErrorBody),
+        (status = 413, description = "Body over 8 MiB", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     auth: AuthUser,

@@ -9,7 +9,52 @@ use crate::startup::AppState;
 const SERVICE: &str = "genfity-wa-support";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `GET /`
+/// `GET /`: the service banner (contract §6.2).
+#[derive(utoipa::ToSchema)]
+pub struct Banner {
+    #[schema(example = "release")]
+    pub environment: String,
+    #[schema(example = "Server is running successfully")]
+    pub message: String,
+    #[schema(example = "Genfity WhatsApp Support API")]
+    pub server: String,
+    #[schema(example = "genfity-wa-support")]
+    pub service: String,
+    #[schema(example = "running")]
+    pub status: String,
+    /// Local time, `YYYY-MM-DD HH:MM:SS`.
+    #[schema(example = "2025-10-08 22:30:15")]
+    pub time: String,
+    pub timestamp: i64,
+    /// The local zone abbreviation.
+    #[schema(example = "WIB")]
+    pub timezone: String,
+    pub version: String,
+}
+
+/// `GET /health` and `HEAD /health`.
+#[derive(utoipa::ToSchema)]
+pub struct Health {
+    #[schema(example = "genfity-wa-support")]
+    pub service: String,
+    /// `healthy`, or `unhealthy` while a database does not answer.
+    #[schema(example = "healthy")]
+    pub status: String,
+    pub time: chrono::DateTime<chrono::FixedOffset>,
+    pub version: String,
+    /// `ok` or `unreachable`.
+    #[schema(example = "ok")]
+    pub database: String,
+}
+
+/// The service banner.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "index",
+    tag = "service",
+    responses((status = 200, description = "The service is running", body = Banner))
+)]
 pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     let now = Local::now();
     HttpResponse::Ok().json(json!({
@@ -25,7 +70,17 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
-/// `GET /health` and `HEAD /health`: 503 while the database does not answer.
+/// Liveness and database reachability: 503 while a database does not answer.
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "service",
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 503, description = "A database does not answer", body = Health),
+    )
+)]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let primary = crate::db::pool::ping(&state.db.primary).await;
     let transactional = if state.db.two_database_mode {
@@ -46,4 +101,19 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// `HEAD /health`: the status of `GET /health` without a body.
+#[utoipa::path(
+    head,
+    path = "/health",
+    operation_id = "health_head",
+    tag = "service",
+    responses(
+        (status = 200, description = "Healthy"),
+        (status = 503, description = "A database does not answer"),
+    )
+)]
+pub async fn health_head(state: web::Data<AppState>) -> HttpResponse {
+    health(state).await
 }

@@ -12,6 +12,16 @@ use crate::startup::AppState;
 const QUEUE_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /metrics` (404 when `METRICS_ENABLED` is off).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "service",
+    responses(
+        (status = 200, description = "Prometheus text format (README, Metrics)", content_type = "text/plain", body = String),
+        (status = 404, description = "Metrics are off (`METRICS_ENABLED=false`)", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn render(state: web::Data<AppState>) -> HttpResponse {
     if !state.settings.metrics_enabled {
         return crate::http::not_found().await;

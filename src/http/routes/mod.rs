@@ -37,11 +37,27 @@ pub(crate) fn bind_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError>
     serde_json::from_value(lowercase_keys(body)).map_err(invalid_request)
 }
 
+/// A success with a message and no data: `{"code":200,"success":true,"message"}`.
+#[derive(utoipa::ToSchema)]
+pub struct OkMessage {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub message: String,
+}
+
 /// Opt-in pagination of list routes: without `page` and `limit` the whole list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    /// Page number, 1..=1000000 (default 1 when `limit` is given).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Page size, 1..=1000 (default 50 when `page` is given).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// `GET /bulk/contact` only: matches phone or any name (case-insensitive, literal).
     pub search: Option<String>,
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::actors::sender_pool::SessionSettingsChanged;
 use crate::db::models::GatewaySessionSetting;
 use crate::db::queries::session_settings::{self as q, SettingsChange};
-use crate::error::ApiError;
+use crate::error::{ApiError, BulkErrorBody, ErrorBody};
 use crate::http::extractors::AuthUser;
 use crate::http::routes::invalid_request;
 use crate::startup::AppState;
@@ -61,7 +61,64 @@ async fn answer(
     })))
 }
 
+/// A session's send settings (documentation of the answer).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SessionSettings {
+    /// `"WhatsAppSession".id`
+    session_id: String,
+    /// The session's own rate (messages per second), `null` for the default.
+    rate_per_sec: Option<f64>,
+    /// The rate in force: its own or `SEND_RATE_PER_SEC` (0 = unlimited).
+    effective_rate_per_sec: f64,
+    /// The session's own daily cap, `null` for the default.
+    daily_cap: Option<i32>,
+    /// The cap in force: its own or `SEND_DAILY_CAP`; `null` = no cap.
+    effective_daily_cap: Option<i64>,
+    /// Campaign messages sent since `day_started_at`.
+    sent_today: i64,
+    day_started_at: chrono::DateTime<Utc>,
+    day_ends_at: chrono::DateTime<Utc>,
+    /// Whether a webhook signing key is set (the key itself is never shown).
+    webhook_hmac_key_set: bool,
+}
+
+/// `{"code":200,"success":true,"data":{…}}`
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SessionSettingsResponse {
+    code: u16,
+    success: bool,
+    data: SessionSettings,
+}
+
+/// A change of settings: each key optional; `null` returns to the default.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SessionSettingsChange {
+    /// Messages per second, above 0 and at most `SESSION_RATE_MAX_PER_SEC`.
+    rate_per_sec: Option<f64>,
+    /// Campaign messages per local day (`DEFAULT_TIMEZONE`), 1 to 10,000,000.
+    daily_cap: Option<i32>,
+    /// The key the upstream signs this session's webhooks with (32 to 512 characters).
+    webhook_hmac_key: Option<String>,
+}
+
 /// `GET /bulk/sessions/{session_id}/settings`
+#[utoipa::path(
+    get,
+    path = "/bulk/sessions/{session_id}/settings",
+    operation_id = "get_session_settings",
+    tag = "sessions",
+    params(("session_id" = String, Path, description = "The session's id or `sessionId`; must be one of the user's sessions")),
+    responses(
+        (status = 200, description = "The session's send settings", body = SessionSettingsResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Session not found`", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -135,6 +192,22 @@ fn parse_change(body: Value, rate_max: f64) -> Result<SettingsChange, ApiError> 
 /// `PUT /bulk/sessions/{session_id}/settings`
 /// `{"rate_per_sec": 2.5, "daily_cap": 1000, "webhook_hmac_key": "…"}` (each key optional;
 /// `null` returns to the default).
+#[utoipa::path(
+    put,
+    path = "/bulk/sessions/{session_id}/settings",
+    operation_id = "update_session_settings",
+    tag = "sessions",
+    params(("session_id" = String, Path, description = "The session's id or `sessionId`; must be one of the user's sessions")),
+    request_body(content = SessionSettingsChange, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The settings after the change", body = SessionSettingsResponse),
+        (status = 400, description = "A bad value or an unknown key", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Session not found`", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn put(
     state: web::Data<AppState>,
     auth: AuthUser,

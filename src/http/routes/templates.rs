@@ -4,20 +4,24 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{bind_body, invalid_request, Paging};
+use super::{bind_body, invalid_request, OkMessage, Paging};
 use crate::db::queries::templates::{self as q, NewTemplate, TemplatePatch};
 use crate::domain::{parse_path_id, TemplateId};
-use crate::error::{ApiError, Envelope};
+use crate::error::{ApiError, BulkErrorBody, Envelope, ErrorBody};
 use crate::http::extractors::AuthUser;
 use crate::startup::AppState;
 
 const STATUSES: [&str; 3] = ["active", "inactive", "archived"];
 
-#[derive(Deserialize)]
+/// `POST /bulk/campaign` body. `name` and `type` are required; a `text` template needs
+/// `message_body`, an `image` template `image_url` or `image_base64`.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateBody {
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     name: Option<String>,
     #[serde(default, rename = "type")]
+    #[schema(example = "text", value_type = String, required = true, pattern = "^(text|image)$")]
     kind: Option<String>,
     #[serde(default)]
     message_body: Option<String>,
@@ -29,7 +33,9 @@ struct CreateBody {
     caption: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// `PUT /bulk/campaign/{id}` body: only non-empty fields change; `status` is one of
+/// `active`, `inactive`, `archived`.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct UpdateBody {
     #[serde(default)]
     name: Option<String>,
@@ -43,6 +49,48 @@ struct UpdateBody {
     image_base64: Option<String>,
     #[serde(default)]
     caption: Option<String>,
+}
+
+/// A campaign template (contract §6.3).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Template {
+    pub id: i64,
+    pub user_id: String,
+    pub name: String,
+    /// `text` or `image`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `active`, `inactive` or `archived`.
+    pub status: String,
+    pub message_body: String,
+    pub image_url: String,
+    pub image_base64: String,
+    pub caption: String,
+    pub created_at: chrono::DateTime<chrono::FixedOffset>,
+    pub updated_at: chrono::DateTime<chrono::FixedOffset>,
+    /// Always `null` for visible templates.
+    pub deleted_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// One template, with a message.
+#[derive(utoipa::ToSchema)]
+pub struct TemplateResponse {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub message: String,
+    pub data: Template,
+}
+
+/// Every template of the user.
+#[derive(utoipa::ToSchema)]
+pub struct TemplateList {
+    #[schema(example = 200)]
+    pub code: i64,
+    #[schema(example = true)]
+    pub success: bool,
+    pub data: Vec<Template>,
 }
 
 fn not_found() -> ApiError {
@@ -91,6 +139,21 @@ async fn validate_image(
 }
 
 /// `POST /bulk/campaign`
+#[utoipa::path(
+    post,
+    path = "/bulk/campaign",
+    operation_id = "create_template",
+    tag = "templates",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created (status `active`)", body = TemplateResponse),
+        (status = 400, description = "Binding or validation error, image not usable", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 413, description = "Body over 8 MiB", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -135,6 +198,20 @@ pub async fn create(
 }
 
 /// `GET /bulk/campaign`: a 5xx answers `{"code":500,"success":false,"data":null}`.
+#[utoipa::path(
+    get,
+    path = "/bulk/campaign",
+    operation_id = "list_templates",
+    tag = "templates",
+    params(Paging),
+    responses(
+        (status = 200, description = "The user's templates in id order (`[]` when none)", body = TemplateList),
+        (status = 400, description = "Bad pagination", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkListError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -161,6 +238,21 @@ pub async fn list(
 }
 
 /// `GET /bulk/campaign/{id}`
+#[utoipa::path(
+    get,
+    path = "/bulk/campaign/{id}",
+    operation_id = "get_template",
+    tag = "templates",
+    params(("id" = u32, Path, description = "Template id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "The template", body = TemplateResponse),
+        (status = 400, description = "`Invalid campaign ID`", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Campaign not found` (also another user's id)", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -176,6 +268,23 @@ pub async fn get(
 
 /// `PUT /bulk/campaign/{id}`: non-empty fields only; `status` one of active, inactive,
 /// archived; a new image of an image template is validated.
+#[utoipa::path(
+    put,
+    path = "/bulk/campaign/{id}",
+    operation_id = "update_template",
+    tag = "templates",
+    params(("id" = u32, Path, description = "Template id, an unsigned 32-bit decimal (anything else: 400)")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "Updated", body = TemplateResponse),
+        (status = 400, description = "`Invalid campaign ID`, binding or validation error", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Campaign not found`", body = BulkErrorBody),
+        (status = 413, description = "Body over 8 MiB", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn update(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -223,6 +332,21 @@ pub async fn update(
 }
 
 /// `DELETE /bulk/campaign/{id}` (soft delete).
+#[utoipa::path(
+    delete,
+    path = "/bulk/campaign/{id}",
+    operation_id = "delete_template",
+    tag = "templates",
+    params(("id" = u32, Path, description = "Template id, an unsigned 32-bit decimal (anything else: 400)")),
+    responses(
+        (status = 200, description = "Soft-deleted", body = OkMessage),
+        (status = 400, description = "`Invalid campaign ID`", body = BulkErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "`Campaign not found`", body = BulkErrorBody),
+        (status = 503, description = "Database unavailable", body = ref("#/components/schemas/AuthOrBulkError")),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     auth: AuthUser,

@@ -13,12 +13,32 @@ use crate::actors::webhook_intake::{OwnedEvent, Store};
 use crate::actors::webhook_router::Wake;
 use crate::db::queries::events as q;
 use crate::domain::webhook_event::{dedup_key, parse_envelope, verify_signature};
-use crate::error::{ApiError, Envelope};
+use crate::error::{ApiError, Envelope, ErrorBody};
 use crate::startup::AppState;
 
 /// Above this size the parsed `event` is not stored a second time in `event_data` (the bytes
 /// are in `raw_data`); history syncs can be megabytes (defect 28).
 const EVENT_DATA_MAX: usize = 1024 * 1024;
+
+/// `{"status":"success"}`
+#[derive(utoipa::ToSchema)]
+pub struct WebhookAccepted {
+    #[schema(example = "success")]
+    pub status: String,
+}
+
+/// `{"message": "..."}`
+#[derive(utoipa::ToSchema)]
+pub struct WebhookMessage {
+    pub message: String,
+}
+
+/// `{"error": "Forbidden"}` (no `error_code`).
+#[derive(utoipa::ToSchema)]
+pub struct ForbiddenBody {
+    #[schema(example = "Forbidden")]
+    pub error: String,
+}
 
 fn err(status: StatusCode, code: &'static str, msg: &'static str) -> ApiError {
     ApiError::new(status, code, msg).envelope(Envelope::Error)
@@ -28,7 +48,23 @@ fn db_err(e: impl Into<ApiError>) -> ApiError {
     e.into().envelope(Envelope::Error)
 }
 
-/// `GET /webhook/wa` (§9.1).
+/// The webhook verification handshake (§9.1).
+#[utoipa::path(
+    get,
+    path = "/webhook/wa",
+    operation_id = "verify_webhook",
+    tag = "webhook",
+    params(
+        ("hub.mode" = Option<String>, Query, description = "`subscribe`"),
+        ("hub.verify_token" = Option<String>, Query, description = "Must equal `WEBHOOK_VERIFY_TOKEN`"),
+        ("hub.challenge" = Option<String>, Query, description = "Echoed back on success"),
+    ),
+    responses(
+        (status = 200, description = "The challenge (text), or `{\"message\":\"Webhook verification disabled\"}` when no verify token is set",
+            content((String = "text/plain"), (WebhookMessage = "application/json"))),
+        (status = 403, description = "Wrong mode or token: `{\"error\":\"Forbidden\"}`", body = ForbiddenBody),
+    )
+)]
 pub async fn verify(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
@@ -132,7 +168,22 @@ fn check_signature(
     }
 }
 
-/// `POST /webhook/wa`.
+/// Receives one upstream event (upstream.md §6.2), stored before it is answered.
+#[utoipa::path(
+    post,
+    path = "/webhook/wa",
+    operation_id = "receive_webhook",
+    tag = "webhook",
+    params(("x-hmac-signature" = Option<String>, Header, description = "Hex HMAC-SHA256 of the body; required when `WEBHOOK_HMAC_KEY` is set")),
+    request_body(content = Object, description = "The upstream's event: JSON `{\"type\", \"event\", ...}`, or a form with `jsonData`", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored (or a redelivery, ignored)", body = WebhookAccepted),
+        (status = 400, description = "Not a valid event", body = ErrorBody),
+        (status = 401, description = "Missing or invalid signature", body = ErrorBody),
+        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES`", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
 pub async fn receive(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -159,7 +210,6 @@ pub async fn receive(
         .ok_or_else(|| err(StatusCode::BAD_REQUEST, "invalid_body", "Invalid JSON data"))?;
     let env = parse_envelope(&body)
         .map_err(|e| err(StatusCode::BAD_REQUEST, "invalid_body", e.message()))?;
-
     let mut keys: Vec<String> = Vec::with_capacity(2);
     keys.extend(env.user_id.iter().cloned());
     keys.extend(env.instance_name.iter().cloned());
