@@ -94,35 +94,49 @@ struct Inserted {
     dedup_key: String,
 }
 
+/// Inserts events in one statement: the ids of the new ones by dedup key.
+async fn insert_rows(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ev: &[&OwnedEvent],
+) -> Result<HashMap<String, i64>, diesel::result::Error> {
+    let rows: Vec<Inserted> = diesel::sql_query(
+        r#"INSERT INTO gen_event_webhooks (event_type, source, user_token, event_data, raw_data, processed,
+             received_at, dedup_key, session_id, user_id, unknown_session)
+           SELECT t, 'wa', ut, ed, rd, false, ra, dk, si, ui, us
+           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                       $8::text[], $9::bool[]) WITH ORDINALITY AS x(t, ut, ed, rd, ra, dk, si, ui, us, n)
+           ORDER BY n
+           ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"#,
+    )
+    .bind::<Array<Text>, _>(ev.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.user_token.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(ev.iter().map(|e| &e.event_data).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(ev.iter().map(|e| e.raw_data.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(ev.iter().map(|e| e.received_at).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(ev.iter().map(|e| e.dedup_key.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.session_id.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.user_id.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(ev.iter().map(|e| e.unknown_session).collect::<Vec<_>>())
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.dedup_key, r.id)).collect())
+}
+
 async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
-    let res = async {
-        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-        let ev: Vec<&OwnedEvent> = batch.iter().map(|(e, _)| e).collect();
-        let rows: Vec<Inserted> = diesel::sql_query(
-            r#"INSERT INTO gen_event_webhooks (event_type, source, user_token, event_data, raw_data, processed,
-                 received_at, dedup_key, session_id, user_id, unknown_session)
-               SELECT t, 'wa', ut, ed, rd, false, ra, dk, si, ui, us
-               FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
-                           $8::text[], $9::bool[]) WITH ORDINALITY AS x(t, ut, ed, rd, ra, dk, si, ui, us, n)
-               ORDER BY n
-               ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"#,
-        )
-        .bind::<Array<Text>, _>(ev.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.user_token.clone()).collect::<Vec<_>>())
-        .bind::<Array<Jsonb>, _>(ev.iter().map(|e| e.event_data.clone()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(ev.iter().map(|e| e.raw_data.clone()).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(ev.iter().map(|e| e.received_at).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(ev.iter().map(|e| e.dedup_key.clone()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.session_id.clone()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.user_id.clone()).collect::<Vec<_>>())
-        .bind::<Array<Bool>, _>(ev.iter().map(|e| e.unknown_session).collect::<Vec<_>>())
-        .load(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-        Ok::<HashMap<String, i64>, String>(rows.into_iter().map(|r| (r.dedup_key, r.id)).collect())
-    }
-    .await;
-    match res {
+    let mut conn = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            let err = e.to_string();
+            tracing::error!(error = %err, "webhook batch: no database connection");
+            crate::metrics::webhook_store_failed(batch.len());
+            for (_, reply) in batch {
+                let _ = reply.send(Err(err.clone()));
+            }
+            return;
+        }
+    };
+    let ev: Vec<&OwnedEvent> = batch.iter().map(|(e, _)| e).collect();
+    match insert_rows(&mut conn, &ev).await {
         Ok(mut ids) => {
             crate::metrics::webhook_stored(ids.len(), batch.len() - ids.len());
             for (e, reply) in batch {
@@ -130,11 +144,30 @@ async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
                 let _ = reply.send(Ok(ids.remove(&e.dedup_key)));
             }
         }
+        Err(err) if batch.len() > 1 => {
+            // One event the database refuses must not fail the others: each alone, then.
+            tracing::warn!(error = %err, events = batch.len(), "webhook batch insert failed; storing its events one by one");
+            for (e, reply) in batch {
+                let r = insert_rows(&mut conn, &[&e]).await;
+                let answer = match r {
+                    Ok(mut ids) => {
+                        crate::metrics::webhook_stored(ids.len(), 1 - ids.len());
+                        Ok(ids.remove(&e.dedup_key))
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, event_type = %e.event_type, "webhook insert failed");
+                        crate::metrics::webhook_store_failed(1);
+                        Err(err.to_string())
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+        }
         Err(err) => {
-            tracing::error!(error = %err, "webhook batch insert failed");
+            tracing::error!(error = %err, "webhook insert failed");
             crate::metrics::webhook_store_failed(batch.len());
             for (_, reply) in batch {
-                let _ = reply.send(Err(err.clone()));
+                let _ = reply.send(Err(err.to_string()));
             }
         }
     }

@@ -782,3 +782,54 @@ async fn bench_ingest_message_events() {
         http_rate / copy_rate
     );
 }
+
+/// An event the database refuses (here: a trigger refusing one event type) fails alone; the
+/// events committed in the same group are stored and answered 200.
+#[actix_web::test]
+async fn one_refused_event_does_not_fail_its_batch() {
+    let app = spawn_app().await;
+    let user = app.create_user("batch").await;
+    {
+        let mut c = app.db.primary.get().await.unwrap();
+        diesel::sql_query(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.event_type = 'Poison' THEN RAISE EXCEPTION 'poison refused'; END IF; RETURN NEW; END $$",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        diesel::sql_query(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON gen_event_webhooks FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    let mut bodies = Vec::new();
+    for i in 0..40 {
+        let kind = if i == 20 { "Poison" } else { "Message" };
+        let mut ev = fixture("message-text", &user.session_key);
+        ev["type"] = json!(kind);
+        ev["event"]["Info"]["ID"] = json!(format!("3EB0BATCH{i:04}"));
+        bodies.push((kind, json_body(&ev)));
+    }
+    let answers = futures_util::future::join_all(
+        bodies
+            .iter()
+            .map(|(_, b)| post(&app, b.clone(), false, None)),
+    )
+    .await;
+    for ((kind, _), resp) in bodies.iter().zip(answers) {
+        if *kind == "Poison" {
+            assert!(resp.status().is_server_error(), "{}", resp.status());
+        } else {
+            assert_eq!(resp.status(), 200);
+        }
+    }
+    let stored = scalar(
+        &app,
+        "SELECT count(*)::text AS v FROM gen_event_webhooks WHERE event_type = 'Message'",
+    )
+    .await;
+    assert_eq!(stored.as_deref(), Some("39"));
+}
