@@ -517,3 +517,30 @@ async fn send_sync_is_read_in_an_iana_zone_or_the_default_zone() {
         .await;
     assert_eq!(resp.status(), 400);
 }
+
+/// A scheduled campaign written by the reference service (no sender session, items without a
+/// session or message id) is sent by the gateway through the user's connected session.
+#[actix_web::test]
+async fn a_campaign_created_by_the_reference_is_sent_through_the_users_session() {
+    let app = fast_app().await;
+    let user = app.create_user("legacy").await;
+    app.exec(&format!(
+        r#"INSERT INTO "WhatsAppBulkCampaigns" (id, user_id, name, type, message_body, status, total_count, scheduled_at, timezone, created_at, updated_at)
+           VALUES (990001, '{}', 'from go', 'text', 'Halo', 'scheduled', 2, now() - interval '1 second', 'Asia/Jakarta', now(), now())"#,
+        user.user_id
+    ))
+    .await;
+    app.exec(
+        r#"INSERT INTO "WhatsAppBulkCampaignItems" (bulk_campaign_id, phone, status, created_at, updated_at)
+           VALUES (990001, '6281200000071', 'pending', now(), now()), (990001, '6281200000072', 'pending', now(), now())"#,
+    )
+    .await;
+    let resp = app.get("/bulk/cron/process", None).await;
+    assert_eq!(resp.status(), 200);
+    let c = app
+        .wait_for_status(&user.bearer, 990001, "completed", Duration::from_secs(20))
+        .await;
+    assert_eq!(c["sent_count"], 2, "{c}");
+    assert_eq!(app.upstream.sends_to("6281200000071"), 1);
+    assert_eq!(app.upstream.sends_to("6281200000072"), 1);
+}

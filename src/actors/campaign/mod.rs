@@ -99,7 +99,20 @@ async fn run_op(
     else {
         return Ok(OpOutcome::NotFound);
     };
-    let session = current.session_id.clone().unwrap_or_default();
+    let mut session = current.session_id.clone().unwrap_or_default();
+    if session.is_empty() && matches!(op, CampaignOp::Start | CampaignOp::Started) {
+        // A campaign created by the reference service names no sender: when it starts (pending
+        // or scheduled, so none of its items was attempted) it gets the user's most recently
+        // updated connected session. A paused one is not adopted: it may have been running in
+        // the reference, which records item results only at the end.
+        if let Some(s) = q::adopt_session(&mut conn, &user, id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            tracing::info!(campaign_id = id.0, session = %s, "campaign without a session adopted one");
+            session = s;
+        }
+    }
     let entitled = || async {
         let mut conn = deps
             .db

@@ -952,3 +952,46 @@ pub async fn pending_items_by_session(
     .await?;
     Ok(rows.into_iter().map(|r| (r.session_id, r.n)).collect())
 }
+
+/// Gives a campaign that names no sender (one created by the reference service) the user's most
+/// recently updated connected and logged-in session, and its items too. `None` when the user has
+/// no such session or the campaign already has one.
+pub async fn adopt_session(
+    conn: &mut AsyncPgConnection,
+    user: &UserId,
+    id: CampaignId,
+) -> QueryResult<Option<String>> {
+    #[derive(QueryableByName)]
+    struct S {
+        #[diesel(sql_type = Text)]
+        session_id: String,
+    }
+    conn.transaction(|conn| {
+        Box::pin(async move {
+            let rows: Vec<S> = diesel::sql_query(
+                r#"UPDATE "WhatsAppBulkCampaigns" c SET session_id = s.id, updated_at = now()
+                   FROM (SELECT id FROM "WhatsAppSession" WHERE "userId" = $1 AND connected AND "loggedIn"
+                         ORDER BY "updatedAt" DESC LIMIT 1) s
+                   WHERE c.id = $2 AND c.user_id = $1 AND c.session_id IS NULL
+                   RETURNING c.session_id"#,
+            )
+            .bind::<Text, _>(&user.0)
+            .bind::<BigInt, _>(id.0)
+            .load(conn)
+            .await?;
+            let Some(s) = rows.into_iter().next() else {
+                return Ok(None);
+            };
+            diesel::sql_query(
+                r#"UPDATE "WhatsAppBulkCampaignItems" SET session_id = $2, updated_at = now()
+                   WHERE bulk_campaign_id = $1 AND session_id IS NULL"#,
+            )
+            .bind::<BigInt, _>(id.0)
+            .bind::<Text, _>(&s.session_id)
+            .execute(conn)
+            .await?;
+            Ok(Some(s.session_id))
+        })
+    })
+    .await
+}
