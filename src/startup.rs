@@ -50,11 +50,7 @@ impl Application {
         let settings = Arc::new(settings);
         crate::db::migrate::prepare(&settings).await?;
         let db = Databases::build(&settings)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.proxy_connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(256)
-            .build()?;
+        let http = crate::gateway::upstream_http_client(&settings)?;
         let client = WhatsAppClient::new(http.clone(), upstream, settings.send_timeout);
         let deps = Deps {
             db: db.clone(),
@@ -89,7 +85,13 @@ impl Application {
         let port = listener.local_addr()?.port();
         let shutdown_timeout = settings.shutdown_timeout;
         let server = HttpServer::new(move || {
+            // Each worker proxies over its own client: its upstream connections live on the
+            // worker's own runtime (no cross-thread wake-ups per request).
+            let proxy = crate::gateway::upstream_http_client(&state.settings)
+                .map(crate::gateway::ProxyHttp)
+                .unwrap_or_else(|_| crate::gateway::ProxyHttp(state.http.clone()));
             App::new()
+                .app_data(web::Data::new(proxy))
                 .wrap(middleware::from_fn(crate::http::cors::cors))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())

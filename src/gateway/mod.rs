@@ -36,6 +36,20 @@ use crate::startup::AppState;
 pub use entitlement::{Entitlement, Entitlements};
 pub use stats::StatsRecorder;
 
+/// The HTTP client of one actix worker for `/wa/*` (see `startup`); `AppState.http` serves
+/// everything else.
+pub struct ProxyHttp(pub reqwest::Client);
+
+/// An HTTP client for the upstream: connect timeout, no redirects followed (they are relayed),
+/// a large idle pool.
+pub fn upstream_http_client(settings: &crate::config::Settings) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.proxy_connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(256)
+        .build()
+}
+
 /// Bodies with a known length up to this size are read before sending.
 const SMALL_BODY: usize = 64 * 1024;
 
@@ -418,8 +432,10 @@ fn prepare(
     if let Ok(v) = reqwest::header::HeaderValue::from_str(&proto) {
         headers.insert("x-forwarded-proto", v);
     }
-    let mut builder = state
-        .http
+    let http = req
+        .app_data::<web::Data<ProxyHttp>>()
+        .map_or(&state.http, |p| &p.0);
+    let mut builder = http
         .request(method, url)
         .headers(headers)
         .timeout(state.settings.proxy_timeout);
