@@ -54,6 +54,7 @@ log "starting the simulated upstream on :$UP_PORT"
 "$BIN" fake-upstream --port "$UP_PORT" --no-webhooks --users "$TOKEN:$UPSTREAM_USER" --workers 1 \
   >"$WORK/upstream.log" 2>&1 &
 PIDS+=($!)
+UP_PID=$!
 
 "$BIN" migrate >/dev/null
 USER_ID="$("$BIN" user create --name bench --email bench@example.com | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_id"])')"
@@ -87,6 +88,7 @@ nginx -c "$WORK/nginx.conf" -p "$WORK" -e "$WORK/nginx-error.log"
 log "starting the gateway on :$GW_PORT"
 "$BIN" serve >"$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
+GW_PID=$!
 
 for port in $UP_PORT $NGINX_PORT $GW_PORT; do
   for _ in $(seq 1 100); do
@@ -121,7 +123,16 @@ run() { # name url
 log "wrk -t$THREADS -c$CONNS -d${DURATION}s POST /chat/send/text"
 A="$(run upstream "http://127.0.0.1:$UP_PORT/chat/send/text")"; sleep 2
 B="$(run nginx "http://127.0.0.1:$NGINX_PORT/chat/send/text")"; sleep 2
+# CPU split of the gateway run: process ticks of the gateway and the upstream, and all busy
+# ticks of the machine (the rest is wrk, PostgreSQL and the kernel's other work).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+g0=$(ticks "$GW_PID"); u0=$(ticks "$UP_PID"); b0=$(busy)
 C="$(run gateway "http://127.0.0.1:$GW_PORT/wa/chat/send/text")"
+g1=$(ticks "$GW_PID"); u1=$(ticks "$UP_PID"); b1=$(busy)
+CPU_SPLIT="$(python3 -c "import sys; g,u,b,d=map(float,sys.argv[1:]); hz=100.0; cap=2*d
+print(f'CPU during the gateway run ({d:.0f} s, {cap:.0f} core-s available): gateway {g/hz:.1f} core-s, upstream {u/hz:.1f} core-s, everything else (wrk, PostgreSQL, kernel) {(b-g-u)/hz:.1f} core-s, idle {cap-b/hz:.1f} core-s')" \
+  $((g1 - g0)) $((u1 - u0)) $((b1 - b0)) "$DURATION")"
 
 echo
 printf '%-10s %12s %10s %10s %8s %10s\n' target "req/s" "p50(ms)" "p99(ms)" errors requests
@@ -135,6 +146,7 @@ b = sys.argv[1].split(); c = sys.argv[2].split()
 rb, rc = float(b[2]), float(c[2]); pb, pc = float(b[4]), float(c[4])
 print(f"\ngateway/nginx: req/s ratio {rc/rb:.2f} (target >= 0.90), p99 ratio {pc/pb:.2f} (target <= 1.30)")
 EOF
+echo "$CPU_SPLIT"
 echo "machine: $(nproc) cores, $(uname -sr); wrk, upstream, nginx and gateway share the cores"
 # Statistics recorded by the gateway during the run (one row, exact counters).
 sleep 1
