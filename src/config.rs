@@ -137,6 +137,36 @@ fn get<'a>(env: &'a Env, key: &str) -> Option<&'a str> {
         .filter(|s| !s.trim().is_empty())
 }
 
+/// A comma list of addresses and CIDR blocks; an entry that is neither stops the start (an
+/// allow-list silently missing an entry would refuse, or worse, allow the wrong peers).
+fn allow_list(env: &Env, key: &str) -> Result<Vec<String>, ConfigError> {
+    let entries: Vec<String> = get(env, key)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for entry in &entries {
+        let ok = match entry.split_once('/') {
+            None => entry.parse::<std::net::IpAddr>().is_ok(),
+            Some((net, bits)) => match (net.parse::<std::net::IpAddr>(), bits.parse::<u32>()) {
+                (Ok(std::net::IpAddr::V4(_)), Ok(b)) => b <= 32,
+                (Ok(std::net::IpAddr::V6(_)), Ok(b)) => b <= 128,
+                _ => false,
+            },
+        };
+        if !ok {
+            return Err(bad(
+                key,
+                format!("{entry:?} is not an IP address or CIDR block"),
+            ));
+        }
+    }
+    Ok(entries)
+}
+
 fn parse<T: std::str::FromStr>(env: &Env, key: &str, default: T) -> Result<T, ConfigError>
 where
     T::Err: fmt::Display,
@@ -364,14 +394,7 @@ impl Settings {
             image_max_bytes: parse(env, "IMAGE_MAX_BYTES", 10 * 1024 * 1024)?,
             image_allow_loopback: parse_bool(env, "IMAGE_ALLOW_LOOPBACK", false)?,
             entitlement_cache_ttl: secs(env, "ENTITLEMENT_CACHE_TTL_SECS", 5.0)?,
-            admin_allowed_ips: get(env, "ADMIN_ALLOWED_IPS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            admin_allowed_ips: allow_list(env, "ADMIN_ALLOWED_IPS")?,
             stats_flush_interval: millis(env, "STATS_FLUSH_INTERVAL_MS", 200)?,
             contact_sync_timeout: secs(env, "CONTACT_SYNC_TIMEOUT_SECS", 30.0)?,
             send_rate_per_sec,
@@ -519,6 +542,10 @@ mod tests {
             ("DEFAULT_TIMEZONE", "Mars/Base"),
             ("WEBHOOK_REQUIRE_SIGNATURE", "maybe"),
             ("PROXY_TIMEOUT_SECS", "-3"),
+            ("ADMIN_ALLOWED_IPS", "10.0.0.0/8, not-an-ip"),
+            ("ADMIN_ALLOWED_IPS", "10.0.0.0/33"),
+            ("SEND_DAILY_CAP", "-5"),
+            ("SESSION_RATE_MAX_PER_SEC", "0"),
         ] {
             let mut e = env(&base);
             e.insert(k.to_string(), v.to_string());

@@ -42,7 +42,9 @@ pub struct ProxyHttp(pub reqwest::Client);
 
 /// An HTTP client for the upstream: connect timeout, no redirects followed (they are relayed),
 /// a large idle pool.
-pub fn upstream_http_client(settings: &crate::config::Settings) -> reqwest::Result<reqwest::Client> {
+pub fn upstream_http_client(
+    settings: &crate::config::Settings,
+) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(settings.proxy_connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
