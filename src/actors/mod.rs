@@ -63,6 +63,6 @@ pub fn start_all(deps: &Deps) -> Actors {
 impl Actors {
     /// Stops sending (leases are given up) before the process exits.
     pub async fn shutdown(&self) {
-        let _ = self.senders.send(sender_pool::StopAll).await;
+        let _ = self.senders.send(sender_pool::ShutdownAll).await;
     }
 }

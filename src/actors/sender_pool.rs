@@ -14,6 +14,8 @@ use crate::db::queries::campaigns as q;
 pub struct SenderPool {
     deps: Deps,
     senders: HashMap<String, Addr<SenderActor>>,
+    /// A graceful stop is under way: no sender is started any more.
+    stopping: bool,
 }
 
 impl SenderPool {
@@ -21,6 +23,7 @@ impl SenderPool {
         SenderPool {
             deps,
             senders: HashMap::new(),
+            stopping: false,
         }
     }
 
@@ -50,6 +53,7 @@ impl Actor for SenderPool {
 impl Supervised for SenderPool {
     fn restarting(&mut self, _: &mut Context<Self>) {
         self.senders.clear();
+        self.stopping = false;
     }
 }
 
@@ -61,6 +65,9 @@ pub struct WakeSession(pub String);
 impl Handler<WakeSession> for SenderPool {
     type Result = ();
     fn handle(&mut self, msg: WakeSession, _: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
         self.sender(&msg.0).do_send(Wake);
     }
 }
@@ -91,7 +98,7 @@ pub struct SessionConnection {
 impl Handler<SessionConnection> for SenderPool {
     type Result = ();
     fn handle(&mut self, msg: SessionConnection, _: &mut Context<Self>) {
-        if msg.connected {
+        if msg.connected && !self.stopping {
             self.sender(&msg.session_id)
                 .do_send(SessionStateChanged { connected: true });
         } else if let Some(s) = self.senders.get(&msg.session_id) {
@@ -108,6 +115,9 @@ pub struct Reconcile;
 impl Handler<Reconcile> for SenderPool {
     type Result = ResponseActFuture<Self, ()>;
     fn handle(&mut self, _: Reconcile, _: &mut Context<Self>) -> Self::Result {
+        if self.stopping {
+            return Box::pin(actix::fut::ready(()));
+        }
         self.senders.retain(|_, a| a.connected());
         let deps = self.deps.clone();
         Box::pin(
@@ -117,6 +127,9 @@ impl Handler<Reconcile> for SenderPool {
             }
             .into_actor(self)
             .map(|sessions, act, _| {
+                if act.stopping {
+                    return;
+                }
                 for s in sessions.unwrap_or_default() {
                     if !act.senders.contains_key(&s) {
                         act.sender(&s);
@@ -140,17 +153,53 @@ impl Handler<GetSenderCount> for SenderPool {
     }
 }
 
-/// Stops every sender (graceful shutdown).
+/// Stops every sender and then the pool itself, which its supervisor restarts: it rebuilds its
+/// senders from the database (a crash of the pool, as tests simulate it).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StopAll;
 
-impl Handler<StopAll> for SenderPool {
-    type Result = ();
-    fn handle(&mut self, _: StopAll, ctx: &mut Context<Self>) {
-        for (_, s) in self.senders.drain() {
+/// Graceful shutdown: stops every sender once its batch in flight is recorded, gives this
+/// instance's session leases up, and starts no sender any more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ShutdownAll;
+
+impl SenderPool {
+    fn stop_senders(&mut self) -> impl ActorFuture<Self, Output = ()> {
+        self.stopping = true;
+        let senders: Vec<Addr<SenderActor>> = self.senders.drain().map(|(_, s)| s).collect();
+        for s in &senders {
             s.do_send(Shutdown);
         }
-        ctx.stop();
+        let deps = self.deps.clone();
+        async move {
+            // A sender with a batch in flight stops once its results are recorded.
+            while senders.iter().any(|s| s.connected()) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Give this instance's session leases up now, so another instance takes the
+            // sessions over at once instead of after LEASE_SECS.
+            if let Ok(mut conn) = deps.db.transactional.get().await {
+                if let Err(e) = q::release_leases_of(&mut conn, &deps.instance_id).await {
+                    tracing::warn!(error = %e, "session leases not released");
+                }
+            }
+        }
+        .into_actor(self)
+    }
+}
+
+impl Handler<ShutdownAll> for SenderPool {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: ShutdownAll, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(self.stop_senders())
+    }
+}
+
+impl Handler<StopAll> for SenderPool {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: StopAll, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(self.stop_senders().map(|_, _, ctx| ctx.stop()))
     }
 }

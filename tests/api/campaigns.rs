@@ -544,3 +544,44 @@ async fn a_campaign_created_by_the_reference_is_sent_through_the_users_session()
     assert_eq!(app.upstream.sends_to("6281200000071"), 1);
     assert_eq!(app.upstream.sends_to("6281200000072"), 1);
 }
+
+/// A graceful stop waits for the batch in flight to record its results, then gives the session
+/// lease up at once (another instance need not wait for it to expire).
+#[actix_web::test]
+async fn a_graceful_stop_records_in_flight_sends_and_releases_the_lease() {
+    let app = spawn_app_with(|s| s.send_rate_per_sec = 4.0).await;
+    let user = app.create_user("stopper").await;
+    let template = app.insert_text_template(&user.user_id, "Berhenti").await;
+    let phones: Vec<String> = (0..40).map(|i| format!("62812000300{i:02}")).collect();
+    let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+    let id = execute(&app, &user, template, &phones, "now").await;
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        (app.upstream.journal().len() >= 2).then_some(())
+    })
+    .await;
+    app.actors.shutdown().await;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        leases: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        in_flight: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        sent: i64,
+    }
+    use diesel_async::RunQueryDsl;
+    let mut c = app.conn().await;
+    let n: N = diesel::sql_query(format!(
+        r#"SELECT (SELECT count(*) FROM gateway_session_leases) AS leases,
+                  (SELECT count(*) FROM "WhatsAppBulkCampaignItems" WHERE bulk_campaign_id = {id}
+                     AND status = 'pending' AND attempt_started_at IS NOT NULL) AS in_flight,
+                  (SELECT count(*) FROM "WhatsAppBulkCampaignItems" WHERE bulk_campaign_id = {id}
+                     AND status = 'sent') AS sent"#
+    ))
+    .get_result(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(n.leases, 0, "the lease is given up");
+    assert_eq!(n.in_flight, 0, "no send is left with an unknown outcome");
+    assert_eq!(n.sent as usize, app.upstream.journal().len());
+}

@@ -117,8 +117,9 @@ impl TokenBucket {
 /// The departure gate of a rate-limited session: decides the instant each HTTP send may leave,
 /// from the instants the previous ones actually left (not when they were planned, so database or
 /// scheduling delays cannot squeeze sends together):
-/// - consecutive sends at least 0.9 / rate apart (a send that left late is caught up slowly,
-///   never in a burst), and
+/// - consecutive sends at least 1 / rate apart (a late send is never caught up with a shorter
+///   gap: under CPU starvation the upstream may see a send late, and a shorter gap behind it
+///   could then put more than `rate` into its second), and
 /// - the send `floor(rate)` places back at least one second plus [`WINDOW_MARGIN`] earlier, so
 ///   no one-second window holds more than `rate` sends, as the upstream sees them.
 #[derive(Debug, Clone)]
@@ -133,7 +134,7 @@ impl Departures {
     pub fn new(rate: f64) -> Self {
         let rate = rate.max(f64::MIN_POSITIVE);
         Departures {
-            min_gap: Duration::from_secs_f64(0.9 / rate),
+            min_gap: Duration::from_secs_f64(1.0 / rate),
             window_size: (rate.floor() as usize).max(1),
             recent: VecDeque::new(),
         }
@@ -293,12 +294,12 @@ mod tests {
         let t0 = Instant::now();
         let mut g = Departures::new(2.0);
         assert!(g.try_depart(t0).is_ok());
-        // 0.9 / 2 = 450 ms apart at least
-        assert_eq!(g.try_depart(t0), Err(t0 + Duration::from_millis(450)));
-        assert!(g.try_depart(t0 + Duration::from_millis(450)).is_ok());
+        // 1 / 2 = 500 ms apart at least
+        assert_eq!(g.try_depart(t0), Err(t0 + Duration::from_millis(500)));
+        assert!(g.try_depart(t0 + Duration::from_millis(500)).is_ok());
         // the third send waits for the window: 1 s + margin after the first
         assert_eq!(
-            g.next_at(t0 + Duration::from_millis(900)),
+            g.next_at(t0 + Duration::from_millis(1000)),
             t0 + Duration::from_secs(1) + WINDOW_MARGIN
         );
     }

@@ -881,6 +881,14 @@ pub async fn release_session_lease(
     Ok(())
 }
 
+/// Gives up every session lease an instance holds (its graceful stop).
+pub async fn release_leases_of(conn: &mut AsyncPgConnection, owner: &str) -> QueryResult<usize> {
+    diesel::sql_query("DELETE FROM gateway_session_leases WHERE owner = $1")
+        .bind::<Text, _>(owner)
+        .execute(conn)
+        .await
+}
+
 /// The session's upstream token, when the session exists.
 pub async fn session_token(
     conn: &mut AsyncPgConnection,
