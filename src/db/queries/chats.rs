@@ -14,26 +14,41 @@ struct JsonRow {
     v: Value,
 }
 
-/// The user's session by `"WhatsAppSession".id` or `"sessionId"` (transactional database):
-/// its token, or `None` when it is not theirs.
-pub async fn session_token(
+/// One of a user's sessions: its `"WhatsAppSession".id` and its token.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OwnedSession {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub token: String,
+}
+
+/// The user's session by `"WhatsAppSession".id` or `"sessionId"` (transactional database), or
+/// `None` when it is not theirs.
+pub async fn owned_session(
     conn: &mut AsyncPgConnection,
     user_id: &str,
     session: &str,
-) -> QueryResult<Option<String>> {
-    #[derive(QueryableByName)]
-    struct T {
-        #[diesel(sql_type = Text)]
-        token: String,
-    }
-    let rows: Vec<T> = diesel::sql_query(
-        r#"SELECT token FROM "WhatsAppSession" WHERE "userId" = $1 AND (id = $2 OR "sessionId" = $2) LIMIT 1"#,
+) -> QueryResult<Option<OwnedSession>> {
+    let rows: Vec<OwnedSession> = diesel::sql_query(
+        r#"SELECT id, token FROM "WhatsAppSession" WHERE "userId" = $1 AND (id = $2 OR "sessionId" = $2) LIMIT 1"#,
     )
     .bind::<Text, _>(user_id)
     .bind::<Text, _>(session)
     .load(conn)
     .await?;
-    Ok(rows.into_iter().next().map(|r| r.token))
+    Ok(rows.into_iter().next())
+}
+
+/// The token of the user's session (see [`owned_session`]).
+pub async fn session_token(
+    conn: &mut AsyncPgConnection,
+    user_id: &str,
+    session: &str,
+) -> QueryResult<Option<String>> {
+    Ok(owned_session(conn, user_id, session)
+        .await?
+        .map(|s| s.token))
 }
 
 /// Chat rooms of a session, most recent activity first.

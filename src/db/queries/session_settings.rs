@@ -91,24 +91,3 @@ pub async fn sent_between(
     .await?;
     Ok(row.n)
 }
-
-/// The `"WhatsAppSession".id` of the user's session named by its id or its `"sessionId"`.
-pub async fn session_of_user(
-    conn: &mut AsyncPgConnection,
-    user_id: &str,
-    session: &str,
-) -> QueryResult<Option<String>> {
-    #[derive(QueryableByName)]
-    struct I {
-        #[diesel(sql_type = Text)]
-        id: String,
-    }
-    let rows: Vec<I> = diesel::sql_query(
-        r#"SELECT id FROM "WhatsAppSession" WHERE "userId" = $1 AND (id = $2 OR "sessionId" = $2) LIMIT 1"#,
-    )
-    .bind::<Text, _>(user_id)
-    .bind::<Text, _>(session)
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().next().map(|r| r.id))
-}

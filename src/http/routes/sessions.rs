@@ -25,8 +25,9 @@ async fn owned_session(
     session: &str,
 ) -> Result<String, ApiError> {
     let mut conn = state.db.transactional.get().await?;
-    q::session_of_user(&mut conn, &auth.user_id.0, session)
+    crate::db::queries::chats::owned_session(&mut conn, &auth.user_id.0, session)
         .await?
+        .map(|s| s.id)
         .ok_or_else(|| ApiError::not_found("session_not_found", "Session not found"))
 }
 
