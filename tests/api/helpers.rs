@@ -237,6 +237,55 @@ impl Drop for TestApp {
     }
 }
 
+/// A user with a subscription, a connected session known to the simulated upstream, and a
+/// bearer token (shared by the in-process apps and the multi-process cluster).
+pub async fn create_test_user(
+    db: &wa_gateway::db::Databases,
+    upstream: &FakeUpstream,
+    name: &str,
+    max_sessions: i32,
+    valid_for: chrono::Duration,
+) -> TestUser {
+    let mut conn = db.transactional.get().await.expect("db connection");
+    let user = admin::create_user(&mut conn, name, &format!("{name}@example.com"))
+        .await
+        .expect("create user");
+    admin::grant_subscription(
+        &mut conn,
+        &user,
+        max_sessions,
+        chrono::Utc::now() + valid_for,
+    )
+    .await
+    .expect("grant");
+    let session_token = format!("tok-{}", uuid::Uuid::new_v4().simple());
+    let fake = FakeUser::new(name, &session_token);
+    let session = admin::add_session(
+        &mut conn,
+        &user,
+        NewSessionSpec {
+            session_key: fake.id.clone(),
+            name: name.to_string(),
+            token: session_token.clone(),
+            connected: true,
+        },
+    )
+    .await
+    .expect("session");
+    upstream.add_user(fake.clone());
+    let secret = SecretString::from(JWT_SECRET.to_string());
+    let bearer = admin::issue_token(&mut conn, &user, Some(&secret), chrono::Duration::hours(24))
+        .await
+        .expect("token");
+    TestUser {
+        user_id: user.0,
+        bearer,
+        session_id: session.0,
+        session_key: fake.id,
+        session_token,
+    }
+}
+
 #[allow(dead_code)]
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
@@ -260,45 +309,7 @@ impl TestApp {
         max_sessions: i32,
         valid_for: chrono::Duration,
     ) -> TestUser {
-        let mut conn = self.conn().await;
-        let user = admin::create_user(&mut conn, name, &format!("{name}@example.com"))
-            .await
-            .expect("create user");
-        admin::grant_subscription(
-            &mut conn,
-            &user,
-            max_sessions,
-            chrono::Utc::now() + valid_for,
-        )
-        .await
-        .expect("grant");
-        let session_token = format!("tok-{}", uuid::Uuid::new_v4().simple());
-        let fake = FakeUser::new(name, &session_token);
-        let session = admin::add_session(
-            &mut conn,
-            &user,
-            NewSessionSpec {
-                session_key: fake.id.clone(),
-                name: name.to_string(),
-                token: session_token.clone(),
-                connected: true,
-            },
-        )
-        .await
-        .expect("session");
-        self.upstream.add_user(fake.clone());
-        let secret = SecretString::from(JWT_SECRET.to_string());
-        let bearer =
-            admin::issue_token(&mut conn, &user, Some(&secret), chrono::Duration::hours(24))
-                .await
-                .expect("token");
-        TestUser {
-            user_id: user.0,
-            bearer,
-            session_id: session.0,
-            session_key: fake.id,
-            session_token,
-        }
+        create_test_user(&self.db, &self.upstream, name, max_sessions, valid_for).await
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> reqwest::Response {

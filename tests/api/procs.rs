@@ -6,11 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use secrecy::SecretString;
 use serde_json::Value;
-use wa_gateway::db::queries::admin::{self, NewSessionSpec};
 use wa_gateway::db::Databases;
-use wa_gateway::fake_upstream::{FakeUpstream, FakeUpstreamConfig, FakeUser};
+use wa_gateway::fake_upstream::{FakeUpstream, FakeUpstreamConfig};
 
 use crate::helpers::{
     drop_database, eventually, fresh_database, test_settings, TestUser, JWT_SECRET,
@@ -82,45 +80,14 @@ impl Cluster {
     /// A user with a 30-day subscription, a connected session known to the simulated upstream
     /// and a bearer token (the same setup as `TestApp::create_user`).
     pub async fn create_user(&self, name: &str) -> TestUser {
-        let mut conn = self.db.transactional.get().await.expect("db connection");
-        let user = admin::create_user(&mut conn, name, &format!("{name}@example.com"))
-            .await
-            .expect("create user");
-        admin::grant_subscription(
-            &mut conn,
-            &user,
+        crate::helpers::create_test_user(
+            &self.db,
+            &self.upstream,
+            name,
             5,
-            chrono::Utc::now() + chrono::Duration::days(30),
+            chrono::Duration::days(30),
         )
         .await
-        .expect("grant");
-        let session_token = format!("tok-{}", uuid::Uuid::new_v4().simple());
-        let fake = FakeUser::new(name, &session_token);
-        let session = admin::add_session(
-            &mut conn,
-            &user,
-            NewSessionSpec {
-                session_key: fake.id.clone(),
-                name: name.to_string(),
-                token: session_token.clone(),
-                connected: true,
-            },
-        )
-        .await
-        .expect("session");
-        self.upstream.add_user(fake.clone());
-        let secret = SecretString::from(JWT_SECRET.to_string());
-        let bearer =
-            admin::issue_token(&mut conn, &user, Some(&secret), chrono::Duration::hours(24))
-                .await
-                .expect("token");
-        TestUser {
-            user_id: user.0,
-            bearer,
-            session_id: session.0,
-            session_key: fake.id,
-            session_token,
-        }
     }
 
     /// Inserts a text template for a user.
