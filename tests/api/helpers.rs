@@ -192,16 +192,21 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Starts the app after letting the caller adjust the settings.
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let upstream = FakeUpstream::start(FakeUpstreamConfig {
+/// The simulated upstream on a free port, with fast delivery and read receipts.
+pub async fn start_fake_upstream() -> FakeUpstream {
+    FakeUpstream::start(FakeUpstreamConfig {
         bind: "127.0.0.1:0".parse().expect("addr"),
         delivered_after: Duration::from_millis(20),
         read_after: Duration::from_millis(40),
         ..FakeUpstreamConfig::default()
     })
     .await
-    .expect("fake upstream");
+    .expect("fake upstream")
+}
+
+/// Starts the app after letting the caller adjust the settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let upstream = start_fake_upstream().await;
     let db_name = fresh_database().await;
     let mut settings = test_settings(&db_name);
     settings.upstream_url = Some(url::Url::parse(&upstream.base_url()).expect("url"));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wa_gateway::db::Databases;
-use wa_gateway::fake_upstream::{FakeUpstream, FakeUpstreamConfig};
+use wa_gateway::fake_upstream::FakeUpstream;
 
 use crate::helpers::{
     drop_database, eventually, fresh_database, test_settings, TestUser, JWT_SECRET,
@@ -25,14 +25,7 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn new() -> Cluster {
-        let upstream = FakeUpstream::start(FakeUpstreamConfig {
-            bind: "127.0.0.1:0".parse().expect("addr"),
-            delivered_after: Duration::from_millis(20),
-            read_after: Duration::from_millis(40),
-            ..FakeUpstreamConfig::default()
-        })
-        .await
-        .expect("fake upstream");
+        let upstream = crate::helpers::start_fake_upstream().await;
         let db_name = fresh_database().await;
         let settings = test_settings(&db_name);
         let db = Databases::build(&settings).expect("pools");

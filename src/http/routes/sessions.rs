@@ -20,12 +20,11 @@ const DAILY_CAP_MAX: i64 = 10_000_000;
 const HMAC_KEY_LEN: std::ops::RangeInclusive<usize> = 32..=512;
 
 async fn owned_session(
-    state: &AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
     auth: &AuthUser,
     session: &str,
 ) -> Result<String, ApiError> {
-    let mut conn = state.db.transactional.get().await?;
-    crate::db::queries::chats::owned_session(&mut conn, &auth.user_id.0, session)
+    crate::db::queries::chats::owned_session(conn, &auth.user_id.0, session)
         .await?
         .map(|s| s.id)
         .ok_or_else(|| ApiError::not_found("session_not_found", "Session not found"))
@@ -33,6 +32,7 @@ async fn owned_session(
 
 async fn answer(
     state: &AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
     session_id: &str,
     row: Option<GatewaySessionSetting>,
 ) -> Result<HttpResponse, ApiError> {
@@ -43,8 +43,7 @@ async fn answer(
     let zone = crate::domain::schedule::parse_zone(&s.default_timezone)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("DEFAULT_TIMEZONE does not parse")))?;
     let (day_start, day_end) = zone.day_bounds(Utc::now());
-    let mut conn = state.db.transactional.get().await?;
-    let sent_today = q::sent_between(&mut conn, session_id, day_start, day_end).await?;
+    let sent_today = q::sent_between(conn, session_id, day_start, day_end).await?;
     Ok(HttpResponse::Ok().json(json!({
         "code": 200,
         "success": true,
@@ -125,12 +124,10 @@ pub async fn get(
     auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = owned_session(&state, &auth, &path).await?;
-    let row = {
-        let mut conn = state.db.transactional.get().await?;
-        q::get(&mut conn, &id).await?
-    };
-    answer(&state, &id, row).await
+    let mut conn = state.db.transactional.get().await?;
+    let id = owned_session(&mut conn, &auth, &path).await?;
+    let row = q::get(&mut conn, &id).await?;
+    answer(&state, &mut conn, &id, row).await
 }
 
 /// Reads the change: each key may be absent (kept), `null` (back to the default) or a value.
@@ -216,12 +213,10 @@ pub async fn put(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let change = parse_change(body.into_inner(), state.settings.session_rate_max_per_sec)?;
-    let id = owned_session(&state, &auth, &path).await?;
+    let mut conn = state.db.transactional.get().await?;
+    let id = owned_session(&mut conn, &auth, &path).await?;
     let key_changed = change.webhook_hmac_key.is_some();
-    let row = {
-        let mut conn = state.db.transactional.get().await?;
-        q::update(&mut conn, &id, change).await?
-    };
+    let row = q::update(&mut conn, &id, change).await?;
     if key_changed {
         // Other instances see the new key within ENTITLEMENT_CACHE_TTL_SECS.
         state.webhook_sessions.invalidate_all();
@@ -230,7 +225,7 @@ pub async fn put(
         .actors
         .senders
         .do_send(SessionSettingsChanged(id.clone()));
-    answer(&state, &id, Some(row)).await
+    answer(&state, &mut conn, &id, Some(row)).await
 }
 
 #[cfg(test)]
