@@ -2,6 +2,10 @@
 //! name = throughput | rate | scheduler | memory | all. Needs DATABASE_URL (scripts/ensure-postgres.sh).
 //! Each run makes its own database and drops it at the end. Figures are printed as JSON lines.
 
+/// The allocator the shipped binary uses (src/main.rs), so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

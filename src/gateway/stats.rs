@@ -136,7 +136,9 @@ type Key = (String, String);
 
 async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, db: DbPool, two_db: bool, interval: Duration) {
     let mut pending: HashMap<Key, Delta> = HashMap::new();
-    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
+    // The first write is one interval after the start (a plain `interval` ticks at once).
+    let period = interval.max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -545,6 +545,34 @@ async fn a_campaign_created_by_the_reference_is_sent_through_the_users_session()
     assert_eq!(app.upstream.sends_to("6281200000072"), 1);
 }
 
+/// A campaign whose counters disagree with its items (the reference's `total_count` counts
+/// recipients it never queued) still completes once nothing is pending: the sender checks its
+/// idle campaigns, whatever their counters say.
+#[actix_web::test]
+async fn a_campaign_whose_counters_disagree_with_its_items_still_completes() {
+    let app = fast_app().await;
+    let user = app.create_user("legacy-counts").await;
+    app.exec(&format!(
+        r#"INSERT INTO "WhatsAppBulkCampaigns" (id, user_id, name, type, message_body, status, total_count, scheduled_at, timezone, created_at, updated_at)
+           VALUES (990002, '{}', 'from go', 'text', 'Halo', 'scheduled', 5, now() - interval '1 second', 'Asia/Jakarta', now(), now())"#,
+        user.user_id
+    ))
+    .await;
+    app.exec(
+        r#"INSERT INTO "WhatsAppBulkCampaignItems" (bulk_campaign_id, phone, status, created_at, updated_at)
+           VALUES (990002, '6281200000081', 'pending', now(), now()), (990002, '6281200000082', 'pending', now(), now())"#,
+    )
+    .await;
+    let resp = app.get("/bulk/cron/process", None).await;
+    assert_eq!(resp.status(), 200);
+    let c = app
+        .wait_for_status(&user.bearer, 990002, "completed", Duration::from_secs(20))
+        .await;
+    assert_eq!(c["sent_count"], 2, "{c}");
+    assert_eq!(c["total_count"], 5, "{c}");
+    assert_eq!(app.upstream.sends_to("6281200000081"), 1);
+}
+
 /// A graceful stop waits for the batch in flight to record its results, then gives the session
 /// lease up at once (another instance need not wait for it to expire).
 #[actix_web::test]

@@ -833,3 +833,65 @@ async fn one_refused_event_does_not_fail_its_batch() {
     .await;
     assert_eq!(stored.as_deref(), Some("39"));
 }
+
+/// The router tries a batch whole; when one event's effects are refused (here: a trigger on
+/// `whats_app_messages`), only that event fails, with its error on its row and a retry later,
+/// and the other events of the same batch are processed.
+#[actix_web::test]
+async fn one_failing_event_does_not_hold_back_its_batch() {
+    let app = spawn_app().await;
+    let user = app.create_user("router-batch").await;
+    let mut c = app.db.primary.get().await.unwrap();
+    diesel::sql_query(
+        "CREATE FUNCTION refuse_message() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.message_id = '3EB0ROUTER0020' THEN RAISE EXCEPTION 'message refused'; END IF; RETURN NEW; END $$",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "CREATE TRIGGER refuse_message BEFORE INSERT ON whats_app_messages FOR EACH ROW EXECUTE FUNCTION refuse_message()",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let bodies: Vec<String> = (0..40)
+        .map(|i| {
+            let mut ev = fixture("message-text", &user.session_key);
+            ev["event"]["Info"]["ID"] = json!(format!("3EB0ROUTER{i:04}"));
+            String::from_utf8(json_body(&ev)).unwrap()
+        })
+        .collect();
+    // Stored in one statement, so that one claim holds them all.
+    diesel::sql_query(
+        "INSERT INTO gen_event_webhooks (event_type, source, user_token, event_data, raw_data, processed,
+           received_at, dedup_key, session_id, user_id)
+         SELECT 'Message', 'wa', $1, '{}'::jsonb, b, false, now(), 'router-batch-' || n, $2, $3
+         FROM unnest($4::text[]) WITH ORDINALITY AS x(b, n)",
+    )
+    .bind::<Text, _>(&user.session_token)
+    .bind::<Text, _>(&user.session_id)
+    .bind::<Text, _>(&user.user_id)
+    .bind::<diesel::sql_types::Array<Text>, _>(&bodies)
+    .execute(&mut c)
+    .await
+    .unwrap();
+    drain(&app).await;
+    let rows = events(&app).await;
+    assert_eq!(rows.len(), 40);
+    for (i, r) in rows.iter().enumerate() {
+        if i == 20 {
+            assert!(!r.processed, "the refused event waits for its retry");
+            let err = r.last_error.as_deref().unwrap_or_default();
+            assert!(err.contains("message refused"), "{err}");
+        } else {
+            assert!(r.processed && r.last_error.is_none(), "event {i}: {r:?}");
+        }
+    }
+    let stored = scalar(
+        &app,
+        "SELECT count(*)::text AS v FROM whats_app_messages WHERE message_id LIKE '3EB0ROUTER%'",
+    )
+    .await;
+    assert_eq!(stored.as_deref(), Some("39"));
+}

@@ -192,6 +192,9 @@ impl SenderActor {
                 rotation: self.rotation,
                 renew_lease,
                 refresh_limits: refresh,
+                // Idle for about two seconds with campaigns: check whether they are finished,
+                // whatever their counters say.
+                check_finished: self.idle_ticks % 20 == 19,
             },
             self.contents.clone(),
             self.token.clone(),
@@ -367,6 +370,7 @@ struct BatchPlan {
     rotation: usize,
     renew_lease: bool,
     refresh_limits: bool,
+    check_finished: bool,
 }
 
 struct BatchOutcome {
@@ -496,6 +500,11 @@ async fn run_batch(
     }
     out.claimed = items.len();
     if items.is_empty() {
+        if plan.check_finished {
+            for c in q::complete_finished(&mut conn, &campaigns).await? {
+                tracing::info!(campaign_id = c, "campaign finished");
+            }
+        }
         return Ok(out);
     }
     drop(conn);

@@ -2,6 +2,9 @@
 //! Primary-database effects run on the router's connection (inside a savepoint); campaign
 //! effects on the transactional pool. Everything is idempotent.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
@@ -67,10 +70,24 @@ fn bare_jid(jid: &str) -> String {
     }
 }
 
+/// What the events of one batch look up again and again, read once per batch and token: the
+/// tenant's chat-log flag (`user_settings`, created on first sight) and the session's own JID.
+#[derive(Default)]
+pub(super) struct BatchCache {
+    chat_log: Mutex<HashMap<String, bool>>,
+    own_jid: Mutex<HashMap<String, String>>,
+}
+
+/// The map behind a cache's lock (a poisoned lock still holds a usable map).
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub(super) async fn handle(
     shared: &Shared,
     conn: &mut AsyncPgConnection,
     row: &EventRow,
+    cache: &BatchCache,
 ) -> Result<(), HandleError> {
     let raw = row.raw_data.as_deref().unwrap_or("");
     let env = parse_envelope(raw.as_bytes())
@@ -85,6 +102,7 @@ pub(super) async fn handle(
         env: &env,
         token,
         raw_len: raw.len(),
+        cache,
     };
     match env.kind.as_str() {
         "Connected" if env.event.get("Action").is_some() => ev.session_touch(conn).await,
@@ -109,10 +127,14 @@ struct Event<'a> {
     env: &'a WebhookEnvelope,
     token: &'a str,
     raw_len: usize,
+    cache: &'a BatchCache,
 }
 
 impl Event<'_> {
     async fn chat_log(&self, conn: &mut AsyncPgConnection) -> Result<bool, HandleError> {
+        if let Some(flag) = locked(&self.cache.chat_log).get(self.token).copied() {
+            return Ok(flag);
+        }
         let rows: Vec<FlagRow> = diesel::sql_query(
             r#"INSERT INTO user_settings (user_token, chat_log_enabled, is_active, user_id) VALUES ($1, $2, true, $3)
                ON CONFLICT (user_token) DO UPDATE SET user_id = COALESCE(user_settings.user_id, EXCLUDED.user_id)
@@ -123,7 +145,9 @@ impl Event<'_> {
         .bind::<Nullable<Text>, _>(self.row.user_id.as_deref())
         .load(conn)
         .await?;
-        Ok(rows.into_iter().next().is_some_and(|r| r.flag))
+        let flag = rows.into_iter().next().is_some_and(|r| r.flag);
+        locked(&self.cache.chat_log).insert(self.token.to_string(), flag);
+        Ok(flag)
     }
 
     async fn session_touch(&self, conn: &mut AsyncPgConnection) -> Result<(), HandleError> {
@@ -153,6 +177,8 @@ impl Event<'_> {
             _ => None,
         };
         let jid = (state == "paired").then(|| s(&self.env.event, &["ID"]).to_string());
+        // The session's JID may change here: later events of the batch read it again.
+        locked(&self.cache.own_jid).remove(self.token);
         diesel::sql_query(
             r#"INSERT INTO whats_app_sessions (user_token, session_name, session_id, user_id, session_state, connected, logged_in,
                  qr_code, qr_expired_at, connected_at, disconnected_at, j_id, last_activity_at, received_at)
@@ -364,6 +390,9 @@ impl Event<'_> {
 
     /// The session's own JID: `whats_app_sessions.j_id`, else `<session key>@s.whatsapp.net`.
     async fn own_jid(&self, conn: &mut AsyncPgConnection) -> Result<String, HandleError> {
+        if let Some(jid) = locked(&self.cache.own_jid).get(self.token).cloned() {
+            return Ok(jid);
+        }
         #[derive(QueryableByName)]
         struct J {
             #[diesel(sql_type = Nullable<Text>)]
@@ -374,7 +403,7 @@ impl Event<'_> {
                 .bind::<Text, _>(self.token)
                 .load(conn)
                 .await?;
-        Ok(rows
+        let jid = rows
             .into_iter()
             .find_map(|r| r.j_id.filter(|j| !j.is_empty()))
             .map(|j| bare_jid(&j))
@@ -383,7 +412,9 @@ impl Event<'_> {
                     "{}@s.whatsapp.net",
                     self.env.user_id.as_deref().unwrap_or(self.token)
                 )
-            }))
+            });
+        locked(&self.cache.own_jid).insert(self.token.to_string(), jid.clone());
+        Ok(jid)
     }
 
     /// `ReadReceipt`: `state` at the top level (upstream.md §7.3), else derived from `Type`.

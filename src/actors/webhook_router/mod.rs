@@ -141,6 +141,27 @@ impl Handler<DrainNow> for WebhookRouter {
     }
 }
 
+/// What one batch did.
+struct Processed {
+    n: usize,
+    done_received: Vec<chrono::DateTime<chrono::Utc>>,
+    failed: u64,
+    gave_up: u64,
+}
+
+/// An event failed in a batch tried without savepoints: the batch is rolled back and run again
+/// with each event isolated.
+#[derive(Debug)]
+struct EventFailed;
+
+impl std::fmt::Display for EventFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event of the batch failed")
+    }
+}
+
+impl std::error::Error for EventFailed {}
+
 /// Backoff before retry `attempt` (1-based): 1, 2, 4 … s, at most 5 minutes.
 fn backoff_secs(attempt: i32) -> i64 {
     (1i64 << (attempt - 1).clamp(0, 9)).min(300)
@@ -187,53 +208,79 @@ impl Shared {
         total
     }
 
-    /// Claims and handles one batch in one transaction on the primary database; each event's
-    /// primary-database effects run in a savepoint so one failure does not undo the others.
+    /// Claims and handles one batch in one transaction on the primary database. The batch is
+    /// first tried whole (no savepoints: a few round trips per event); when one event fails,
+    /// that try is rolled back and the batch runs again with each event in a savepoint, so the
+    /// failure is recorded on its row and does not undo the others.
     async fn batch(&self) -> anyhow::Result<usize> {
         let mut conn = self.deps.db.primary.get().await?;
-        let (n, done_received, failed, gave_up) = conn
-            .transaction::<_, anyhow::Error, _>(|conn| {
-                Box::pin(async move {
-                    let rows = q::claim(conn, BATCH).await?;
-                    let mut done = Vec::with_capacity(rows.len());
-                    let mut done_received = Vec::with_capacity(rows.len());
-                    let (mut failed, mut gave_up) = (0u64, 0u64);
-                    let n = rows.len();
-                    for row in rows {
-                        let res = conn
-                            .transaction::<(), handlers::HandleError, _>(|c| {
-                                Box::pin(handlers::handle(self, c, &row))
-                            })
-                            .await;
-                        match res {
-                            Ok(()) => {
-                                done.push(row.id);
-                                done_received.push(row.received_at);
-                            }
-                            Err(e) => {
-                                let attempt = row.attempts + 1;
-                                let give_up = attempt >= MAX_ATTEMPTS;
-                                failed += 1;
-                                gave_up += u64::from(give_up);
-                                tracing::warn!(id = row.id, event_type = %row.event_type, attempt, give_up, error = %e, "webhook event failed");
-                                let text = if give_up {
-                                    format!("gave up after {attempt} attempts: {e}")
-                                } else {
-                                    e.to_string()
-                                };
-                                q::mark_failed(conn, row.id, &text, backoff_secs(attempt), give_up)
-                                    .await?;
-                            }
-                        }
-                    }
-                    if !done.is_empty() {
-                        q::mark_processed(conn, &done).await?;
-                    }
-                    Ok((n, done_received, failed, gave_up))
-                })
-            })
-            .await?;
+        let out = match self.process(&mut conn, false).await {
+            Err(e) if e.is::<EventFailed>() => self.process(&mut conn, true).await?,
+            other => other?,
+        };
+        let Processed {
+            n,
+            done_received,
+            failed,
+            gave_up,
+        } = out;
         crate::metrics::webhook_processed(&done_received, failed, gave_up);
         Ok(n)
+    }
+
+    async fn process(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        isolate: bool,
+    ) -> anyhow::Result<Processed> {
+        conn.transaction::<_, anyhow::Error, _>(|conn| {
+            Box::pin(async move {
+                let cache = handlers::BatchCache::default();
+                let rows = q::claim(conn, BATCH).await?;
+                let mut done = Vec::with_capacity(rows.len());
+                let mut out = Processed {
+                    n: rows.len(),
+                    done_received: Vec::with_capacity(rows.len()),
+                    failed: 0,
+                    gave_up: 0,
+                };
+                for row in rows {
+                    let res = if isolate {
+                        conn.transaction::<(), handlers::HandleError, _>(|c| {
+                            Box::pin(handlers::handle(self, c, &row, &cache))
+                        })
+                        .await
+                    } else {
+                        handlers::handle(self, conn, &row, &cache).await
+                    };
+                    match res {
+                        Ok(()) => {
+                            done.push(row.id);
+                            out.done_received.push(row.received_at);
+                        }
+                        Err(_) if !isolate => return Err(EventFailed.into()),
+                        Err(e) => {
+                            let attempt = row.attempts + 1;
+                            let give_up = attempt >= MAX_ATTEMPTS;
+                            out.failed += 1;
+                            out.gave_up += u64::from(give_up);
+                            tracing::warn!(id = row.id, event_type = %row.event_type, attempt, give_up, error = %e, "webhook event failed");
+                            let text = if give_up {
+                                format!("gave up after {attempt} attempts: {e}")
+                            } else {
+                                e.to_string()
+                            };
+                            q::mark_failed(conn, row.id, &text, backoff_secs(attempt), give_up)
+                                .await?;
+                        }
+                    }
+                }
+                if !done.is_empty() {
+                    q::mark_processed(conn, &done).await?;
+                }
+                Ok(out)
+            })
+        })
+        .await
     }
 }

@@ -579,6 +579,19 @@ pub enum SendResult {
     },
 }
 
+/// Whether a campaign's counters say that every item has an outcome: only then is the (slower)
+/// check for pending items worth making. Campaigns whose counters disagree with their items
+/// (created by the reference) are completed by the sender's idle check instead.
+const MAYBE_DONE: &str = "c.sent_count + c.failed_count >= c.total_count AS maybe_done";
+
+#[derive(QueryableByName)]
+struct TouchedRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Bool)]
+    maybe_done: bool,
+}
+
 /// Records a batch of results and the campaigns' counters in one transaction, then
 /// completes campaigns that have nothing left pending. Returns the ids of completed campaigns.
 pub async fn record_results(
@@ -616,7 +629,7 @@ pub async fn record_results(
         Box::pin(async move {
             let mut touched: Vec<i64> = Vec::new();
             if !sent.0.is_empty() {
-                let rows: Vec<IdRow> = diesel::sql_query(
+                let rows: Vec<TouchedRow> = diesel::sql_query(format!(
                     r#"WITH upd AS (
                          UPDATE "WhatsAppBulkCampaignItems" i SET status = 'sent', sent_at = u.at,
                            message_id = COALESCE(NULLIF(u.mid,''), i.message_id), error_message = '',
@@ -626,17 +639,17 @@ pub async fn record_results(
                          RETURNING i.bulk_campaign_id)
                        UPDATE "WhatsAppBulkCampaigns" c SET sent_count = c.sent_count + s.n, updated_at = now()
                        FROM (SELECT bulk_campaign_id, count(*) AS n FROM upd GROUP BY 1) s
-                       WHERE c.id = s.bulk_campaign_id RETURNING c.id"#,
-                )
+                       WHERE c.id = s.bulk_campaign_id RETURNING c.id, {MAYBE_DONE}"#
+                ))
                 .bind::<Array<BigInt>, _>(sent.0)
                 .bind::<Array<Timestamptz>, _>(sent.1)
                 .bind::<Array<Text>, _>(sent.2)
                 .load(conn)
                 .await?;
-                touched.extend(rows.into_iter().map(|r| r.id));
+                touched.extend(rows.into_iter().filter(|r| r.maybe_done).map(|r| r.id));
             }
             if !failed.0.is_empty() {
-                let rows: Vec<IdRow> = diesel::sql_query(
+                let rows: Vec<TouchedRow> = diesel::sql_query(format!(
                     r#"WITH upd AS (
                          UPDATE "WhatsAppBulkCampaignItems" i SET status = 'failed', error_message = u.reason,
                            lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
@@ -645,13 +658,13 @@ pub async fn record_results(
                          RETURNING i.bulk_campaign_id)
                        UPDATE "WhatsAppBulkCampaigns" c SET failed_count = c.failed_count + s.n, updated_at = now()
                        FROM (SELECT bulk_campaign_id, count(*) AS n FROM upd GROUP BY 1) s
-                       WHERE c.id = s.bulk_campaign_id RETURNING c.id"#,
-                )
+                       WHERE c.id = s.bulk_campaign_id RETURNING c.id, {MAYBE_DONE}"#
+                ))
                 .bind::<Array<BigInt>, _>(failed.0)
                 .bind::<Array<Text>, _>(failed.1)
                 .load(conn)
                 .await?;
-                touched.extend(rows.into_iter().map(|r| r.id));
+                touched.extend(rows.into_iter().filter(|r| r.maybe_done).map(|r| r.id));
             }
             if !retry.0.is_empty() {
                 diesel::sql_query(
