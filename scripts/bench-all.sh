@@ -29,6 +29,6 @@ run "Scheduler lateness (1,000 campaigns due within one minute)" cargo bench --q
 run "Memory (10,000 sessions with queued work, idle)" cargo bench --quiet --bench engine -- memory
 run "Crash (10,000 recipients, kill -9 three times)" scripts/bench-crash.sh
 [ -x scripts/bench-proxy.sh ] && run "Proxy: upstream direct vs nginx vs gateway" scripts/bench-proxy.sh
-[ -x scripts/bench-webhooks.sh ] && [ -z "${SKIP_WEBHOOKS:-}" ] && RELEASE=1 run "Webhook ingest vs COPY" scripts/bench-webhooks.sh
+[ -x scripts/bench-webhooks.sh ] && [ -z "${SKIP_WEBHOOKS:-}" ] && run "Webhook ingest vs COPY" scripts/bench-webhooks.sh
 mv "$OUT.tmp" "$OUT"
 echo "wrote $OUT"

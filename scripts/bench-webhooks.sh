@@ -1,42 +1,165 @@
 #!/usr/bin/env bash
-# Durable webhook ingest benchmark (issue 7): BENCH_EVENTS `Message` events posted to
-# /webhook/wa with BENCH_CONCURRENCY requests in flight (each answered only after its row is
-# committed), then the same rows loaded with PostgreSQL COPY (psql \copy) into a table of the
-# same shape, and the router's processing lag (processed_at - received_at: p50/p99/max).
-# Runs the ignored test webhooks::bench_ingest_message_events against a real PostgreSQL.
+# Durable webhook ingest benchmark (issue 7), against the release binary as operators run it:
+#   1. wrk posts `Message` events (each with its own message id) to /webhook/wa for DURATION
+#      seconds over CONNS connections; every 200 is answered only after its row is committed.
+#   2. The rows stored are counted (every 200 wrk saw must be one; wrk stops with up to one
+#      request per connection unread): events/s over HTTP.
+#   3. The router's processing lag under that load (processed_at - received_at: p50/p99/max),
+#      once it has processed every row.
+#   4. The same rows loaded with PostgreSQL COPY (psql \copy) into a table of the same shape
+#      (same columns, same indexes), in the same run: rows/s, and the ratio HTTP / COPY.
 #
-#   scripts/bench-webhooks.sh                          # debug build, 20,000 events, 64 in flight
-#   RELEASE=1 BENCH_EVENTS=50000 BENCH_CONCURRENCY=128 scripts/bench-webhooks.sh
-#
-# The test binary is copied right after the build, so a target directory shared with other
-# checkouts cannot swap it before it runs.
+# Usage: scripts/bench-webhooks.sh [duration_secs=15] [connections=64] [threads=1]
+# Needs: cargo, PostgreSQL (scripts/ensure-postgres.sh), wrk (apt-get installed if missing).
+# Uses port 18080 and a database `wa_gw_bench_webhooks` that it recreates.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-DATABASE_URL="$(scripts/ensure-postgres.sh)"
-export DATABASE_URL
-export BENCH_EVENTS="${BENCH_EVENTS:-20000}" BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-64}"
-profile=()
-label=debug
-if [[ "${RELEASE:-0}" == 1 ]]; then profile=(--release); label=release; fi
 
-exe="$(cargo test "${profile[@]}" --test api --no-run --message-format=json 2>/dev/null |
-  python3 -c '
-import json, sys
-for line in sys.stdin:
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "api":
-        print(m["executable"])
-')"
-[[ -n "$exe" ]] || { echo "bench-webhooks: build failed (run cargo test --test api --no-run)" >&2; exit 1; }
-bin="$(mktemp /tmp/bench-webhooks.XXXXXX)"
-trap 'rm -f "$bin"' EXIT
-cp "$exe" "$bin"
-chmod +x "$bin"
-out="$("$bin" webhooks::bench_ingest_message_events --exact --nocapture 2>&1)" || {
-  echo "$out" >&2
-  exit 1
+DURATION="${1:-15}"
+CONNS="${2:-64}"
+THREADS="${3:-1}"
+GW_PORT=18080
+TOKEN="bench-webhook-token"
+SESSION_KEY="0123456789abcdef0123456789abcdea"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d /tmp/wa-bench-webhooks.XXXXXX)"
+GW_PID=""
+cleanup() {
+  [ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null || true
+  rm -rf "$WORK"
 }
-echo "($label build) $(grep '^webhook ingest:' <<<"$out")"
+trap cleanup EXIT
+log() { echo "bench: $*" >&2; }
+
+if ! command -v wrk >/dev/null 2>&1; then
+  log "installing wrk"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >&2
+fi
+
+log "building release"
+(cd "$ROOT" && cargo build --release --quiet)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/wa-gateway"
+
+BASE_URL="$("$ROOT/scripts/ensure-postgres.sh")"
+DB_URL="$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/wa_gw_bench_webhooks").geturl())' "$BASE_URL")"
+psql "$BASE_URL" -qc 'DROP DATABASE IF EXISTS wa_gw_bench_webhooks WITH (FORCE)' >/dev/null
+psql "$BASE_URL" -qc 'CREATE DATABASE wa_gw_bench_webhooks' >/dev/null
+# No upstream is needed: the port is closed on purpose.
+export DATABASE_URL="$DB_URL" WA_SERVER_URL="http://127.0.0.1:9" PORT="$GW_PORT" LOG_LEVEL=warn
+
+"$BIN" migrate >/dev/null
+USER_ID="$("$BIN" user create --name bench --email bench-webhooks@example.com | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_id"])')"
+"$BIN" subscription grant --user "$USER_ID" --max-sessions 5 --days 30 >/dev/null
+"$BIN" session add --user "$USER_ID" --token "$TOKEN" --session-id "$SESSION_KEY" --connected >/dev/null
+
+log "starting the gateway on :$GW_PORT"
+"$BIN" serve >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
+for _ in $(seq 1 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/$GW_PORT) 2>/dev/null && break
+  sleep 0.1
+done
+
+# A `Message` event as the upstream sends it (JSON envelope, upstream.md §6.2, §7.1); __ID__ and
+# __FROM__ are replaced per request.
+TEMPLATE="$(python3 - "$SESSION_KEY" <<'PY'
+import json, sys
+key = sys.argv[1]
+jid = "__FROM__@s.whatsapp.net"
+msg = {"conversation": "benchmark message __ID__"}
+ev = {
+  "type": "Message", "userID": key, "instanceName": "bench",
+  "event": {
+    "Info": {"AddressingMode": "", "BroadcastListOwner": "", "BroadcastRecipients": None,
+             "Category": "", "Chat": jid, "DeviceSentMeta": None, "Edit": "", "ID": "__ID__",
+             "IsFromMe": False, "IsGroup": False, "MediaType": "",
+             "MsgBotInfo": {"EditSenderTimestampMS": "0001-01-01T00:00:00Z", "EditTargetID": "", "EditType": ""},
+             "MsgMetaInfo": {"DeprecatedLIDSession": None, "TargetChat": "", "TargetID": "", "TargetSender": "",
+                             "ThreadMessageID": "", "ThreadMessageSenderJID": ""},
+             "Multicast": False, "PushName": "Bench", "RecipientAlt": "", "Sender": jid, "SenderAlt": "",
+             "ServerID": 0, "Timestamp": "2026-11-26T04:00:00Z", "Type": "text", "VerifiedName": None},
+    "IsBotInvoke": False, "IsDocumentWithCaption": False, "IsEdit": False, "IsEphemeral": False,
+    "IsLottieSticker": False, "IsViewOnce": False, "IsViewOnceV2": False, "IsViewOnceV2Extension": False,
+    "Message": msg, "NewsletterMeta": None, "RawMessage": msg, "RetryCount": 0,
+    "SourceWebMsg": None, "UnavailableRequestID": "",
+  },
+}
+print(json.dumps(ev).replace("\\", "\\\\").replace("'", "\\'"))
+PY
+)"
+cat >"$WORK/post.lua" <<EOF
+local template = '$TEMPLATE'
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("prefix", "T" .. tostring(#threads + 1))
+  table.insert(threads, thread)
+end
+function init(args)
+  prefix = prefix or "T1"
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  counter = counter + 1
+  local id = "3EB0" .. prefix .. string.format("%010d", counter)
+  local from = string.format("62812%08d", counter % 5000)
+  local body = template:gsub("__ID__", id):gsub("__FROM__", from)
+  return wrk.format(nil, "/webhook/wa", nil, body)
+end
+EOF
+
+log "wrk -t$THREADS -c$CONNS -d${DURATION}s POST /webhook/wa (Message events)"
+wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$GW_PORT" >"$WORK/wrk.out"
+requests="$(awk '/requests in/ {print $1}' "$WORK/wrk.out")"
+secs="$(awk '/requests in/ {gsub("s,","",$4); print $4}' "$WORK/wrk.out")"
+non2xx="$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk.out")"
+p50="$(awk '$1 == "50%" {print $2}' "$WORK/wrk.out")"
+p99="$(awk '$1 == "99%" {print $2}' "$WORK/wrk.out")"
+
+q() { psql "$DB_URL" -qAtc "$1"; }
+stored="$(q "SELECT count(*) FROM gen_event_webhooks WHERE event_type = 'Message'")"
+
+log "waiting for the router to process every row"
+for _ in $(seq 1 1200); do
+  left="$(q "SELECT count(*) FROM gen_event_webhooks WHERE NOT processed")"
+  [ "$left" = 0 ] && break
+  sleep 0.5
+done
+lag="$(q "SELECT format('p50 %s ms, p99 %s ms, max %s ms',
+  round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - received_at) * 1000)::numeric, 1),
+  round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - received_at) * 1000)::numeric, 1),
+  round(max(extract(epoch FROM processed_at - received_at) * 1000)::numeric, 1))
+  FROM gen_event_webhooks WHERE processed")"
+errors="$(q "SELECT count(*) FROM gen_event_webhooks WHERE last_error IS NOT NULL")"
+kill "$GW_PID" 2>/dev/null || true
+wait "$GW_PID" 2>/dev/null || true
+GW_PID=""
+
+log "COPY of the same rows"
+COLS="event_type, source, user_token, event_data, raw_data, received_at, dedup_key, session_id, user_id"
+q "CREATE TABLE bench_copy (LIKE gen_event_webhooks INCLUDING ALL)"
+psql "$DB_URL" -qc "\\copy (SELECT $COLS FROM gen_event_webhooks) TO '$WORK/rows.csv' CSV"
+copy_started="$(date +%s.%N)"
+psql "$DB_URL" -qc "\\copy bench_copy ($COLS) FROM '$WORK/rows.csv' CSV"
+copy_secs="$(python3 -c "import time; print(time.time() - $copy_started)")"
+copied="$(q "SELECT count(*) FROM bench_copy")"
+psql "$BASE_URL" -qc 'DROP DATABASE IF EXISTS wa_gw_bench_webhooks WITH (FORCE)' >/dev/null
+
+python3 - "$requests" "$secs" "${non2xx:-0}" "$stored" "$copied" "$copy_secs" "$p50" "$p99" "$lag" "$errors" "$CONNS" "$THREADS" <<'PY'
+import sys
+req, secs, non2xx, stored, copied, copy_secs, p50, p99, lag, errors, conns, threads = sys.argv[1:]
+req, secs, non2xx, stored, copied = int(req), float(secs), int(non2xx), int(stored), int(copied)
+http = (req - non2xx) / secs
+copy = copied / float(copy_secs)
+print(f"webhook ingest: {req - non2xx} Message events answered 200 in {secs:.1f} s over {conns} connections "
+      f"(wrk, {threads} thread): {http:.0f} events/s (answered after commit; latency p50 {p50}, p99 {p99}); "
+      f"{stored} rows stored, {non2xx} non-2xx")
+print(f"COPY of the same {copied} rows into a table of the same shape: {copy:.0f} rows/s; ratio HTTP/COPY {http / copy:.2f}")
+print(f"router: every row processed, processing lag {lag}; rows with an error: {errors}")
+# Every 200 is a stored row; wrk stops with up to one request per connection in flight, whose
+# rows may be committed without wrk reading the answer.
+if not (0 <= stored - (req - non2xx) <= int(conns)):
+    print(f"MISMATCH: {stored} rows stored for {req - non2xx} events answered 200")
+    sys.exit(1)
+PY
+echo "machine: $(nproc) cores, $(uname -sr); wrk, the gateway and PostgreSQL share the cores"
