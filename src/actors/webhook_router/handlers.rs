@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
-use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{json, Map, Value};
@@ -20,12 +20,6 @@ pub type HandleError = anyhow::Error;
 
 /// A history sync's conversations are kept only up to this many bytes of stored body.
 const HISTORY_MAX_BYTES: usize = 1024 * 1024;
-
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
 
 #[derive(QueryableByName)]
 struct FlagRow {
@@ -287,15 +281,54 @@ impl Event<'_> {
         let log = self.chat_log(conn).await?;
         let push_name = Some(s(&info, &["PushName"])).filter(|p| !p.is_empty());
         let status = if from_me { "sent" } else { "received" };
-        let inserted: Vec<IdRow> = diesel::sql_query(
-            r#"INSERT INTO whats_app_messages (message_id, "from", "to", from_me, push_name, message_type, body, caption,
-                 media_data, location_data, contact_data, quoted_message, mentioned_jid, group_jid, participant,
-                 broadcast, message_timestamp, webhook_received, status, processed, user_token)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 COALESCE((SELECT st.status FROM whats_app_message_statuses st WHERE st.message_id = $1 AND st.user_token = $20
-                   AND $4 ORDER BY CASE st.status WHEN 'read' THEN 2 WHEN 'delivered' THEN 1 ELSE 0 END DESC LIMIT 1), $19),
-                 true, $20)
-               ON CONFLICT (message_id) DO NOTHING RETURNING id"#,
+        let chat_id = format!("{}_{}", self.token, contact);
+        let preview = if log {
+            content
+                .body
+                .clone()
+                .or_else(|| content.caption.clone())
+                .or_else(|| Some(format!("[{}]", content.kind)))
+        } else {
+            None
+        };
+        let side = if from_me { "user" } else { "contact" };
+        // One statement, one round trip: the message; when it is new, its chat room (upserted)
+        // and its chat message, which starts at the status receipts may already have given it.
+        diesel::sql_query(
+            r#"WITH m AS (
+                 INSERT INTO whats_app_messages (message_id, "from", "to", from_me, push_name, message_type, body, caption,
+                   media_data, location_data, contact_data, quoted_message, mentioned_jid, group_jid, participant,
+                   broadcast, message_timestamp, webhook_received, status, processed, user_token)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                   COALESCE((SELECT st.status FROM whats_app_message_statuses st WHERE st.message_id = $1 AND st.user_token = $20
+                     AND $4 ORDER BY CASE st.status WHEN 'read' THEN 2 WHEN 'delivered' THEN 1 ELSE 0 END DESC LIMIT 1), $19),
+                   true, $20)
+                 ON CONFLICT (message_id) DO NOTHING
+                 RETURNING NULLIF(status, 'received') AS status, updated_at),
+               r AS (
+                 INSERT INTO chat_rooms (chat_id, user_token, user_id, contact_j_id, contact_name, chat_type, is_group,
+                   last_message, last_sender, last_activity, unread_count)
+                 SELECT $21, $20, $22, $23, $24, CASE WHEN $25 THEN 'group' ELSE 'individual' END, $25, $26, $27, $17,
+                   CASE WHEN $27 = 'contact' THEN 1 ELSE 0 END
+                 FROM m
+                 ON CONFLICT (chat_id) DO UPDATE SET
+                   contact_name = COALESCE(EXCLUDED.contact_name, chat_rooms.contact_name),
+                   user_id = COALESCE(chat_rooms.user_id, EXCLUDED.user_id),
+                   last_message = CASE WHEN chat_rooms.last_activity IS NULL OR EXCLUDED.last_activity >= chat_rooms.last_activity
+                     THEN EXCLUDED.last_message ELSE chat_rooms.last_message END,
+                   last_sender = CASE WHEN chat_rooms.last_activity IS NULL OR EXCLUDED.last_activity >= chat_rooms.last_activity
+                     THEN EXCLUDED.last_sender ELSE chat_rooms.last_sender END,
+                   last_activity = GREATEST(chat_rooms.last_activity, EXCLUDED.last_activity),
+                   unread_count = chat_rooms.unread_count + EXCLUDED.unread_count,
+                   updated_at = now()
+                 RETURNING id)
+               INSERT INTO chat_messages (message_id, chat_room_id, chat_id, user_token, sender_j_id, sender_type, message_type,
+                 content, caption, media_data, quoted_message_id, status, message_timestamp, delivered_at, read_at)
+               SELECT $1, r.id, $21, $20, $28, $27, $6, $7, $8, $9, $29, COALESCE(m.status, $30), $17,
+                 CASE WHEN m.status IN ('delivered', 'read') THEN m.updated_at END,
+                 CASE WHEN m.status = 'read' THEN m.updated_at END
+               FROM m, r
+               ON CONFLICT (message_id) DO NOTHING"#,
         )
         .bind::<Text, _>(id)
         .bind::<Text, _>(&from)
@@ -317,72 +350,16 @@ impl Event<'_> {
         .bind::<Timestamptz, _>(self.row.received_at)
         .bind::<Text, _>(status)
         .bind::<Text, _>(self.token)
-        .load(conn)
-        .await?;
-        if inserted.is_empty() {
-            return Ok(()); // already handled
-        }
-        let chat_id = format!("{}_{}", self.token, contact);
-        let preview = if log {
-            content
-                .body
-                .clone()
-                .or_else(|| content.caption.clone())
-                .or_else(|| Some(format!("[{}]", content.kind)))
-        } else {
-            None
-        };
-        let room: Vec<IdRow> = diesel::sql_query(
-            r#"INSERT INTO chat_rooms (chat_id, user_token, user_id, contact_j_id, contact_name, chat_type, is_group,
-                 last_message, last_sender, last_activity, unread_count)
-               VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN 'group' ELSE 'individual' END, $6, $7, $8, $9,
-                 CASE WHEN $8 = 'contact' THEN 1 ELSE 0 END)
-               ON CONFLICT (chat_id) DO UPDATE SET
-                 contact_name = COALESCE(EXCLUDED.contact_name, chat_rooms.contact_name),
-                 user_id = COALESCE(chat_rooms.user_id, EXCLUDED.user_id),
-                 last_message = CASE WHEN chat_rooms.last_activity IS NULL OR EXCLUDED.last_activity >= chat_rooms.last_activity
-                   THEN EXCLUDED.last_message ELSE chat_rooms.last_message END,
-                 last_sender = CASE WHEN chat_rooms.last_activity IS NULL OR EXCLUDED.last_activity >= chat_rooms.last_activity
-                   THEN EXCLUDED.last_sender ELSE chat_rooms.last_sender END,
-                 last_activity = GREATEST(chat_rooms.last_activity, EXCLUDED.last_activity),
-                 unread_count = chat_rooms.unread_count + EXCLUDED.unread_count,
-                 updated_at = now()
-               RETURNING id"#,
-        )
         .bind::<Text, _>(&chat_id)
-        .bind::<Text, _>(self.token)
         .bind::<Nullable<Text>, _>(self.row.user_id.as_deref())
         .bind::<Text, _>(&contact)
         .bind::<Nullable<Text>, _>(push_name.filter(|_| !from_me && !is_group))
         .bind::<Bool, _>(is_group)
         .bind::<Nullable<Text>, _>(preview)
-        .bind::<Text, _>(if from_me { "user" } else { "contact" })
-        .bind::<Timestamptz, _>(at)
-        .load(conn)
-        .await?;
-        let room_id = room.into_iter().next().map(|r| r.id).unwrap_or_default();
-        diesel::sql_query(
-            r#"INSERT INTO chat_messages (message_id, chat_room_id, chat_id, user_token, sender_j_id, sender_type, message_type,
-                 content, caption, media_data, quoted_message_id, status, message_timestamp, delivered_at, read_at)
-               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, COALESCE(m.status, $12), $13,
-                 CASE WHEN m.status IN ('delivered', 'read') THEN m.updated_at END,
-                 CASE WHEN m.status = 'read' THEN m.updated_at END
-               FROM (SELECT NULLIF(status, 'received') AS status, updated_at FROM whats_app_messages WHERE message_id = $1) m
-               ON CONFLICT (message_id) DO NOTHING"#,
-        )
-        .bind::<Text, _>(id)
-        .bind::<BigInt, _>(room_id)
-        .bind::<Text, _>(&chat_id)
-        .bind::<Text, _>(self.token)
+        .bind::<Text, _>(side)
         .bind::<Text, _>(if from_me { own.as_str() } else { sender.as_str() })
-        .bind::<Text, _>(if from_me { "user" } else { "contact" })
-        .bind::<Text, _>(&content.kind)
-        .bind::<Nullable<Text>, _>(content.body.as_deref().filter(|_| log))
-        .bind::<Nullable<Text>, _>(content.caption.as_deref().filter(|_| log))
-        .bind::<Nullable<Jsonb>, _>(content.media.as_ref())
         .bind::<Nullable<Text>, _>(content.quoted_id.as_deref())
         .bind::<Text, _>(if from_me { "sent" } else { "delivered" })
-        .bind::<Timestamptz, _>(at)
         .execute(conn)
         .await?;
         Ok(())
