@@ -669,28 +669,38 @@ async fn chats_messages_and_state_are_readable_by_their_owner_only() {
     );
 }
 
+/// Makes the primary database refuse inserts into `table` of rows matching `condition` (a
+/// trigger raising `message`).
+async fn refuse_inserts(app: &TestApp, table: &str, condition: &str, message: &str) {
+    let mut c = app.db.primary.get().await.unwrap();
+    diesel::sql_query(format!(
+        "CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF {condition} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$"
+    ))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"
+    ))
+    .execute(&mut c)
+    .await
+    .unwrap();
+}
+
 /// An event the database refuses (here: a trigger refusing one event type) fails alone; the
 /// events committed in the same group are stored and answered 200.
 #[actix_web::test]
 async fn one_refused_event_does_not_fail_its_batch() {
     let app = spawn_app().await;
     let user = app.create_user("batch").await;
-    {
-        let mut c = app.db.primary.get().await.unwrap();
-        diesel::sql_query(
-            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN IF NEW.event_type = 'Poison' THEN RAISE EXCEPTION 'poison refused'; END IF; RETURN NEW; END $$",
-        )
-        .execute(&mut c)
-        .await
-        .unwrap();
-        diesel::sql_query(
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON gen_event_webhooks FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
-        )
-        .execute(&mut c)
-        .await
-        .unwrap();
-    }
+    refuse_inserts(
+        &app,
+        "gen_event_webhooks",
+        "NEW.event_type = 'Poison'",
+        "poison refused",
+    )
+    .await;
     let mut bodies = Vec::new();
     for i in 0..40 {
         let kind = if i == 20 { "Poison" } else { "Message" };
@@ -727,20 +737,14 @@ async fn one_refused_event_does_not_fail_its_batch() {
 async fn one_failing_event_does_not_hold_back_its_batch() {
     let app = spawn_app().await;
     let user = app.create_user("router-batch").await;
+    refuse_inserts(
+        &app,
+        "whats_app_messages",
+        "NEW.message_id = '3EB0ROUTER0020'",
+        "message refused",
+    )
+    .await;
     let mut c = app.db.primary.get().await.unwrap();
-    diesel::sql_query(
-        "CREATE FUNCTION refuse_message() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN IF NEW.message_id = '3EB0ROUTER0020' THEN RAISE EXCEPTION 'message refused'; END IF; RETURN NEW; END $$",
-    )
-    .execute(&mut c)
-    .await
-    .unwrap();
-    diesel::sql_query(
-        "CREATE TRIGGER refuse_message BEFORE INSERT ON whats_app_messages FOR EACH ROW EXECUTE FUNCTION refuse_message()",
-    )
-    .execute(&mut c)
-    .await
-    .unwrap();
     let bodies: Vec<String> = (0..40)
         .map(|i| {
             let mut ev = fixture("message-text", &user.session_key);
