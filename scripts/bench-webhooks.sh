@@ -17,9 +17,6 @@ set -euo pipefail
 DURATION="${1:-15}"
 CONNS="${2:-64}"
 THREADS="${3:-1}"
-GW_PORT=18080
-TOKEN="bench-webhook-token"
-SESSION_KEY="0123456789abcdef0123456789abcdea"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d /tmp/wa-bench-webhooks.XXXXXX)"
 GW_PID=""
@@ -35,29 +32,25 @@ if ! command -v wrk >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >&2
 fi
 
+cd "$ROOT"
+PROFILE=release
+# shellcheck source=scripts/fault-lib.sh
+. scripts/fault-lib.sh
 log "building release"
-(cd "$ROOT" && cargo build --release --quiet)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/wa-gateway"
+build_binary
 
-BASE_URL="$("$ROOT/scripts/ensure-postgres.sh")"
-DB_URL="$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/wa_gw_bench_webhooks").geturl())' "$BASE_URL")"
-psql "$BASE_URL" -qc 'DROP DATABASE IF EXISTS wa_gw_bench_webhooks WITH (FORCE)' >/dev/null
-psql "$BASE_URL" -qc 'CREATE DATABASE wa_gw_bench_webhooks' >/dev/null
+BASE_URL="$(scripts/ensure-postgres.sh)"
+DB=wa_gw_bench_webhooks
+psql "$BASE_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
+DB_URL="${BASE_URL%/*}/$DB"
 # No upstream is needed: the port is closed on purpose.
-export DATABASE_URL="$DB_URL" WA_SERVER_URL="http://127.0.0.1:9" PORT="$GW_PORT" LOG_LEVEL=warn
+export DATABASE_URL="$DB_URL" WA_SERVER_URL="http://127.0.0.1:9" PORT=18080 LOG_LEVEL=warn \
+  JWT_SECRET=webhook-bench-secret-0123456789
+setup_tenant # the session's upstream user id (the events' userID) is `faultuid`
+SESSION_KEY=faultuid
 
-"$BIN" migrate >/dev/null
-USER_ID="$("$BIN" user create --name bench --email bench-webhooks@example.com | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_id"])')"
-"$BIN" subscription grant --user "$USER_ID" --max-sessions 5 --days 30 >/dev/null
-"$BIN" session add --user "$USER_ID" --token "$TOKEN" --session-id "$SESSION_KEY" --connected >/dev/null
-
-log "starting the gateway on :$GW_PORT"
-"$BIN" serve >"$WORK/gateway.log" 2>&1 &
-GW_PID=$!
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/$GW_PORT) 2>/dev/null && break
-  sleep 0.1
-done
+log "starting the gateway on :$PORT"
+start_gateway "$WORK/gateway.log"
 
 # A `Message` event as the upstream sends it (JSON envelope, upstream.md §6.2, §7.1); __ID__ and
 # __FROM__ are replaced per request.
@@ -109,7 +102,7 @@ end
 EOF
 
 log "wrk -t$THREADS -c$CONNS -d${DURATION}s POST /webhook/wa (Message events)"
-wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$GW_PORT" >"$WORK/wrk.out"
+wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$PORT" >"$WORK/wrk.out"
 requests="$(awk '/requests in/ {print $1}' "$WORK/wrk.out")"
 secs="$(awk '/requests in/ {gsub("s,","",$4); print $4}' "$WORK/wrk.out")"
 non2xx="$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk.out")"

@@ -1,4 +1,4 @@
-# Shared pieces of the fault scripts (sourced, not run). Each script sets DATABASE_URL first.
+# Shared pieces of the fault scripts and bench-webhooks.sh (sourced, not run). Each script sets DATABASE_URL first.
 # PROFILE=release|debug (default debug: the fault scripts check behaviour, not speed).
 
 PROFILE="${PROFILE:-debug}"

@@ -520,21 +520,31 @@ async fn send_sync_is_read_in_an_iana_zone_or_the_default_zone() {
 
 /// A scheduled campaign written by the reference service (no sender session, items without a
 /// session or message id) is sent by the gateway through the user's connected session.
+/// A scheduled, already due campaign as the reference creates it: no `session_id`, its items
+/// written by the reference, `total_count` as the reference counted it.
+async fn reference_campaign(app: &TestApp, user: &TestUser, id: i64, total: i64, phones: &[&str]) {
+    app.exec(&format!(
+        r#"INSERT INTO "WhatsAppBulkCampaigns" (id, user_id, name, type, message_body, status, total_count, scheduled_at, timezone, created_at, updated_at)
+           VALUES ({id}, '{}', 'from go', 'text', 'Halo', 'scheduled', {total}, now() - interval '1 second', 'Asia/Jakarta', now(), now())"#,
+        user.user_id
+    ))
+    .await;
+    let values: Vec<String> = phones
+        .iter()
+        .map(|p| format!("({id}, '{p}', 'pending', now(), now())"))
+        .collect();
+    app.exec(&format!(
+        r#"INSERT INTO "WhatsAppBulkCampaignItems" (bulk_campaign_id, phone, status, created_at, updated_at) VALUES {}"#,
+        values.join(", ")
+    ))
+    .await;
+}
+
 #[actix_web::test]
 async fn a_campaign_created_by_the_reference_is_sent_through_the_users_session() {
     let app = fast_app().await;
     let user = app.create_user("legacy").await;
-    app.exec(&format!(
-        r#"INSERT INTO "WhatsAppBulkCampaigns" (id, user_id, name, type, message_body, status, total_count, scheduled_at, timezone, created_at, updated_at)
-           VALUES (990001, '{}', 'from go', 'text', 'Halo', 'scheduled', 2, now() - interval '1 second', 'Asia/Jakarta', now(), now())"#,
-        user.user_id
-    ))
-    .await;
-    app.exec(
-        r#"INSERT INTO "WhatsAppBulkCampaignItems" (bulk_campaign_id, phone, status, created_at, updated_at)
-           VALUES (990001, '6281200000071', 'pending', now(), now()), (990001, '6281200000072', 'pending', now(), now())"#,
-    )
-    .await;
+    reference_campaign(&app, &user, 990001, 2, &["6281200000071", "6281200000072"]).await;
     let resp = app.get("/bulk/cron/process", None).await;
     assert_eq!(resp.status(), 200);
     let c = app
@@ -552,17 +562,7 @@ async fn a_campaign_created_by_the_reference_is_sent_through_the_users_session()
 async fn a_campaign_whose_counters_disagree_with_its_items_still_completes() {
     let app = fast_app().await;
     let user = app.create_user("legacy-counts").await;
-    app.exec(&format!(
-        r#"INSERT INTO "WhatsAppBulkCampaigns" (id, user_id, name, type, message_body, status, total_count, scheduled_at, timezone, created_at, updated_at)
-           VALUES (990002, '{}', 'from go', 'text', 'Halo', 'scheduled', 5, now() - interval '1 second', 'Asia/Jakarta', now(), now())"#,
-        user.user_id
-    ))
-    .await;
-    app.exec(
-        r#"INSERT INTO "WhatsAppBulkCampaignItems" (bulk_campaign_id, phone, status, created_at, updated_at)
-           VALUES (990002, '6281200000081', 'pending', now(), now()), (990002, '6281200000082', 'pending', now(), now())"#,
-    )
-    .await;
+    reference_campaign(&app, &user, 990002, 5, &["6281200000081", "6281200000082"]).await;
     let resp = app.get("/bulk/cron/process", None).await;
     assert_eq!(resp.status(), 200);
     let c = app
