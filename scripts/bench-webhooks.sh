@@ -101,8 +101,17 @@ request = function()
 end
 EOF
 
+# CPU split of the wrk run (clock ticks): the gateway, all PostgreSQL processes, and the machine.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() { local t=0 p; for p in $(pgrep -x postgres); do t=$((t + $(ticks "$p"))); done; echo "$t"; }
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+g0="$(ticks "$GW_PID")"; p0="$(pg_ticks)"; b0="$(busy)"
 log "wrk -t$THREADS -c$CONNS -d${DURATION}s POST /webhook/wa (Message events)"
 wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$PORT" >"$WORK/wrk.out"
+g1="$(ticks "$GW_PID")"; p1="$(pg_ticks)"; b1="$(busy)"
+CPU_SPLIT="$(python3 -c "import sys; g,p,b,d=map(float,sys.argv[1:]); hz=100.0; cap=$(nproc)*d
+print(f'CPU during the wrk run ({d:.0f} s, {cap:.0f} core-s available): gateway {g/hz:.1f} core-s, PostgreSQL {p/hz:.1f} core-s, everything else (wrk, kernel) {(b-g-p)/hz:.1f} core-s, idle {cap-b/hz:.1f} core-s')" \
+  "$((g1 - g0))" "$((p1 - p0))" "$((b1 - b0))" "$DURATION")"
 requests="$(awk '/requests in/ {print $1}' "$WORK/wrk.out")"
 secs="$(awk '/requests in/ {gsub("s,","",$4); print $4}' "$WORK/wrk.out")"
 non2xx="$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk.out")"
@@ -155,4 +164,5 @@ if not (0 <= stored - (req - non2xx) <= int(conns)):
     print(f"MISMATCH: {stored} rows stored for {req - non2xx} events answered 200")
     sys.exit(1)
 PY
+echo "$CPU_SPLIT"
 echo "machine: $(nproc) cores, $(uname -sr); wrk, the gateway and PostgreSQL share the cores"

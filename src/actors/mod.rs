@@ -48,9 +48,15 @@ pub fn start_all(deps: &Deps) -> Actors {
     let (d, c) = (deps.clone(), campaigns.clone());
     let scheduler = Supervisor::start(move |_| scheduler::SchedulerActor::new(d, c));
     let (d, s) = (deps.clone(), senders.clone());
-    let webhook_router = Supervisor::start(move |_| webhook_router::WebhookRouter::new(d, s));
+    // The webhook actors each get a thread of their own: the intake's group commits and the
+    // router's processing do not queue behind each other or behind the campaign actors.
+    let webhook_router = Supervisor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+        webhook_router::WebhookRouter::new(d, s)
+    });
     let pool = deps.db.primary.clone();
-    let webhook_intake = Supervisor::start(move |_| webhook_intake::WebhookIntake::new(pool));
+    let webhook_intake = Supervisor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+        webhook_intake::WebhookIntake::new(pool)
+    });
     Actors {
         campaigns,
         senders,

@@ -1,11 +1,14 @@
 //! Group commit for webhook intake: concurrent requests' events are inserted together, one
 //! statement and one commit per batch; each request is answered only after its batch commits.
+//! Up to `MAX_LANES` batches are in flight at once on their own connections, so one batch's
+//! insert overlaps another's commit (WAL flush); a further lane opens only for a batch of at
+//! least `LANE_MIN` events, so a trickle of events is still one batch at a time.
 
 use std::collections::HashMap;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use tokio::sync::oneshot;
@@ -14,13 +17,18 @@ use crate::db::DbPool;
 
 /// Largest batch per statement.
 const MAX_BATCH: usize = 1000;
+/// Batches in flight at once.
+const MAX_LANES: usize = 3;
+/// Fewest events that open a further lane while a batch is in flight.
+const LANE_MIN: usize = 16;
 
 /// One event to store (owned).
 #[derive(Debug, Clone)]
 pub struct OwnedEvent {
     pub event_type: String,
     pub user_token: Option<String>,
-    pub event_data: serde_json::Value,
+    /// The parsed event as JSON text (stored as `jsonb`).
+    pub event_data: String,
     pub raw_data: String,
     pub dedup_key: String,
     pub session_id: Option<String>,
@@ -39,7 +47,7 @@ type Reply = oneshot::Sender<Result<Option<i64>, String>>;
 pub struct WebhookIntake {
     pool: DbPool,
     pending: Vec<(OwnedEvent, Reply)>,
-    flushing: bool,
+    in_flight: usize,
 }
 
 impl WebhookIntake {
@@ -47,24 +55,28 @@ impl WebhookIntake {
         WebhookIntake {
             pool,
             pending: Vec::new(),
-            flushing: false,
+            in_flight: 0,
         }
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.pending.is_empty() {
-            self.flushing = false;
-            return;
+        while !self.pending.is_empty()
+            && self.in_flight < MAX_LANES
+            && (self.in_flight == 0 || self.pending.len() >= LANE_MIN)
+        {
+            self.in_flight += 1;
+            let take = self.pending.len().min(MAX_BATCH);
+            let batch: Vec<_> = self.pending.drain(..take).collect();
+            let pool = self.pool.clone();
+            ctx.spawn(
+                async move { insert_batch(&pool, batch).await }
+                    .into_actor(self)
+                    .map(|_, act, ctx| {
+                        act.in_flight -= 1;
+                        act.flush(ctx)
+                    }),
+            );
         }
-        self.flushing = true;
-        let take = self.pending.len().min(MAX_BATCH);
-        let batch: Vec<_> = self.pending.drain(..take).collect();
-        let pool = self.pool.clone();
-        ctx.spawn(
-            async move { insert_batch(&pool, batch).await }
-                .into_actor(self)
-                .map(|_, act, ctx| act.flush(ctx)),
-        );
     }
 }
 
@@ -79,9 +91,7 @@ impl Handler<Store> for WebhookIntake {
     fn handle(&mut self, msg: Store, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
         self.pending.push((msg.0, tx));
-        if !self.flushing {
-            self.flush(ctx);
-        }
+        self.flush(ctx);
         Box::pin(async move { rx.await.map_err(|_| "intake stopped".to_string())? })
     }
 }
@@ -102,15 +112,15 @@ async fn insert_rows(
     let rows: Vec<Inserted> = diesel::sql_query(
         r#"INSERT INTO gen_event_webhooks (event_type, source, user_token, event_data, raw_data, processed,
              received_at, dedup_key, session_id, user_id, unknown_session)
-           SELECT t, 'wa', ut, ed, rd, false, ra, dk, si, ui, us
-           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+           SELECT t, 'wa', ut, ed::jsonb, rd, false, ra, dk, si, ui, us
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
                        $8::text[], $9::bool[]) WITH ORDINALITY AS x(t, ut, ed, rd, ra, dk, si, ui, us, n)
            ORDER BY n
            ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"#,
     )
     .bind::<Array<Text>, _>(ev.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(ev.iter().map(|e| e.user_token.as_deref()).collect::<Vec<_>>())
-    .bind::<Array<Jsonb>, _>(ev.iter().map(|e| &e.event_data).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(ev.iter().map(|e| e.event_data.as_str()).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(ev.iter().map(|e| e.raw_data.as_str()).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(ev.iter().map(|e| e.received_at).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(ev.iter().map(|e| e.dedup_key.as_str()).collect::<Vec<_>>())

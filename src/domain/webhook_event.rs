@@ -11,9 +11,8 @@ use sha2::{Digest, Sha256};
 pub struct WebhookEnvelope {
     /// `type`.
     pub kind: String,
-    /// `event`: an object, or a string for `QR`, `QRTimeout`, `ConnectFailure`.
-    pub event: Value,
-    /// The whole event object (top-level extras such as `state`, `qrCodeBase64`, `base64`).
+    /// The whole event object (top-level extras such as `state`, `qrCodeBase64`, `base64`),
+    /// `event` included; `userID` and `instanceName` are taken out into their fields.
     pub object: Map<String, Value>,
     /// The upstream's `userID`.
     pub user_id: Option<String>,
@@ -23,7 +22,20 @@ pub struct WebhookEnvelope {
     pub token: Option<String>,
 }
 
+/// The `event` of an envelope that has none.
+static NO_EVENT: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| Value::Object(Map::new()));
+
 impl WebhookEnvelope {
+    /// `event`: an object, or a string for `QR`, `QRTimeout`, `ConnectFailure`; an empty
+    /// object when the envelope has none.
+    pub fn event(&self) -> &Value {
+        match self.object.get("event") {
+            None | Some(Value::Null) => &NO_EVENT,
+            Some(v) => v,
+        }
+    }
+
     /// A top-level string member of the event object.
     pub fn top_str(&self, key: &str) -> Option<&str> {
         self.object.get(key).and_then(Value::as_str)
@@ -105,11 +117,12 @@ pub fn parse_envelope(body: &[u8]) -> Result<WebhookEnvelope, ParseError> {
         (form_user, form_instance)
     };
     let kind = non_empty(object.get("type")).ok_or(ParseError::MissingType)?;
-    let event = match object.get("event") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(v @ (Value::Object(_) | Value::String(_))) => v.clone(),
-        Some(_) => return Err(ParseError::InvalidEvent),
-    };
+    if !matches!(
+        object.get("event"),
+        None | Some(Value::Null | Value::Object(_) | Value::String(_))
+    ) {
+        return Err(ParseError::InvalidEvent);
+    }
     let user_id = form_user
         .filter(|s| !s.is_empty())
         .or_else(|| non_empty(object.get("userID")));
@@ -121,7 +134,6 @@ pub fn parse_envelope(body: &[u8]) -> Result<WebhookEnvelope, ParseError> {
     object.remove("instanceName");
     Ok(WebhookEnvelope {
         kind,
-        event,
         object,
         user_id,
         instance_name,
@@ -189,14 +201,14 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
 /// `state` and `Sender`; anything else by a SHA-256 of the event object's canonical JSON.
 pub fn dedup_key(scope: &str, env: &WebhookEnvelope) -> String {
     let ident = match env.kind.as_str() {
-        "Message" | "MessageSent" if !s(&env.event, &["Info", "ID"]).is_empty() => format!(
+        "Message" | "MessageSent" if !s(env.event(), &["Info", "ID"]).is_empty() => format!(
             "{}|{}",
-            s(&env.event, &["Info", "ID"]),
-            s(&env.event, &["Info", "Chat"])
+            s(env.event(), &["Info", "ID"]),
+            s(env.event(), &["Info", "Chat"])
         ),
-        "ReadReceipt" if env.event.get("MessageIDs").is_some() => {
+        "ReadReceipt" if env.event().get("MessageIDs").is_some() => {
             let mut ids: Vec<&str> = env
-                .event
+                .event()
                 .get("MessageIDs")
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -206,7 +218,7 @@ pub fn dedup_key(scope: &str, env: &WebhookEnvelope) -> String {
                 "{}|{}|{}",
                 ids.join(","),
                 env.top_str("state").unwrap_or(""),
-                s(&env.event, &["Sender"])
+                s(env.event(), &["Sender"])
             )
         }
         _ => {
@@ -279,6 +291,6 @@ mod tests {
             );
         }
         let e = parse_envelope(br#"{"type":"QR","event":"code"}"#).unwrap();
-        assert_eq!(e.event, Value::String("code".into()));
+        assert_eq!(*e.event(), Value::String("code".into()));
     }
 }

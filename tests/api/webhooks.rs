@@ -785,3 +785,149 @@ async fn one_failing_event_does_not_hold_back_its_batch() {
     .await;
     assert_eq!(stored.as_deref(), Some("39"));
 }
+
+/// The events of one chat history, with message ids under `prefix`: out-of-order timestamps, a
+/// `MessageSent` repeating a received message's id, a receipt before its message, a new push
+/// name, and two chats.
+fn history(session_key: &str, prefix: &str) -> Vec<Value> {
+    let msg = |id: &str, chat: &str, at: &str, text: &str, push: &str| {
+        let mut ev = fixture("message-text", session_key);
+        let info = &mut ev["event"]["Info"];
+        info["ID"] = json!(format!("{prefix}{id}"));
+        info["Chat"] = json!(chat);
+        info["Sender"] = json!(chat);
+        info["Timestamp"] = json!(at);
+        info["PushName"] = json!(push);
+        ev["event"]["Message"] = json!({ "conversation": text });
+        ev
+    };
+    let sent = |id: &str, chat: &str, at: &str| {
+        let mut ev = fixture("message-sent-text", session_key);
+        ev["event"]["Info"]["ID"] = json!(format!("{prefix}{id}"));
+        ev["event"]["Info"]["Chat"] = json!(chat);
+        ev["event"]["Info"]["Timestamp"] = json!(at);
+        ev
+    };
+    let (x, y) = (
+        "6281111111111@s.whatsapp.net",
+        "6282222222222@s.whatsapp.net",
+    );
+    let mut receipt = fixture("read-receipt-delivered", session_key);
+    receipt["event"]["MessageIDs"] = json!([format!("{prefix}m3")]);
+    receipt["event"]["Chat"] = json!(y);
+    receipt["event"]["Sender"] = json!(y);
+    vec![
+        msg("m1", x, "2025-01-15T03:30:00Z", "one", "Budi"),
+        msg(
+            "m2",
+            x,
+            "2025-01-15T03:20:00Z",
+            "two (sent earlier)",
+            "Budi",
+        ),
+        sent("m1", x, "2025-01-15T03:31:00Z"),
+        receipt,
+        sent("m3", y, "2025-01-15T03:35:00Z"),
+        msg("m4", x, "2025-01-15T03:40:00Z", "four", "Budi S."),
+        msg("m5", y, "2025-01-15T03:50:00Z", "five", "Sari"),
+    ]
+}
+
+/// What a tenant's chats, chat messages and messages hold, with its own names replaced.
+async fn chat_state(app: &TestApp, user: &TestUser, prefix: &str) -> Vec<String> {
+    let t = &user.session_token;
+    let rooms = scalar(app, &format!(
+        "SELECT string_agg(concat_ws('|', contact_j_id, contact_name, last_message, last_sender, last_activity,
+           unread_count, is_group, user_id IS NOT NULL), E'\\n' ORDER BY contact_j_id) AS v
+         FROM chat_rooms WHERE user_token = '{t}'"
+    ))
+    .await;
+    let chat_messages = scalar(app, &format!(
+        "SELECT string_agg(concat_ws('|', m.message_id, r.contact_j_id, m.sender_j_id, m.sender_type, m.content,
+           m.status, m.delivered_at IS NOT NULL, m.read_at IS NOT NULL, m.message_timestamp), E'\\n' ORDER BY m.message_id) AS v
+         FROM chat_messages m JOIN chat_rooms r ON r.id = m.chat_room_id WHERE m.user_token = '{t}'"
+    ))
+    .await;
+    let messages = scalar(app, &format!(
+        r#"SELECT string_agg(concat_ws('|', message_id, "from", "to", from_me, push_name, body, status), E'\n' ORDER BY message_id) AS v
+         FROM whats_app_messages WHERE user_token = '{t}'"#
+    ))
+    .await;
+    [rooms, chat_messages, messages]
+        .into_iter()
+        .map(|v| {
+            v.unwrap_or_default()
+                .replace(&user.session_key, "SELF")
+                .replace(prefix, "")
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_batch_of_messages_ends_as_the_same_events_one_by_one() {
+    let app = spawn_app().await;
+    let single = app.create_user("one-by-one").await;
+    let batched = app.create_user("batched").await;
+    enable_chat_log(&app, &single).await;
+    enable_chat_log(&app, &batched).await;
+    for ev in history(&single.session_key, "S-") {
+        assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+        drain(&app).await;
+    }
+    // The same events for the second tenant, stored at once (as the intake stores them) so
+    // that the router claims them as one batch.
+    let mut c = app.db.primary.get().await.unwrap();
+    let copied = diesel::sql_query(
+        "INSERT INTO gen_event_webhooks (event_type, source, user_token, event_data, raw_data, processed, received_at,
+           dedup_key, session_id, user_id, unknown_session)
+         SELECT event_type, source, $2, event_data, replace(replace(raw_data, $1, $3), 'S-', 'B-'), false, received_at,
+           'b|' || dedup_key, $4, $5, false
+         FROM gen_event_webhooks WHERE user_token = $6 ORDER BY id",
+    )
+    .bind::<Text, _>(&single.session_key)
+    .bind::<Text, _>(&batched.session_token)
+    .bind::<Text, _>(&batched.session_key)
+    .bind::<Text, _>(&batched.session_id)
+    .bind::<Text, _>(&batched.user_id)
+    .bind::<Text, _>(&single.session_token)
+    .execute(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(copied, 7);
+    drain(&app).await;
+    let left = scalar(&app, "SELECT count(*)::text AS v FROM gen_event_webhooks WHERE NOT processed OR last_error IS NOT NULL").await;
+    assert_eq!(left.as_deref(), Some("0"));
+
+    let one_by_one = chat_state(&app, &single, "S-").await;
+    assert_eq!(one_by_one, chat_state(&app, &batched, "B-").await);
+    // And what that state is: chat X holds m1, m2, m4 (three unread, the latest text and
+    // push name); chat Y holds m3 (sent, delivered before it arrived) and m5.
+    let rooms: Vec<&str> = one_by_one[0].lines().collect();
+    assert_eq!(rooms.len(), 2, "{rooms:?}");
+    assert!(
+        rooms[0].starts_with("6281111111111@s.whatsapp.net|Budi S.|four|contact|"),
+        "{}",
+        rooms[0]
+    );
+    assert!(rooms[0].ends_with("|3|f|t"), "{}", rooms[0]);
+    assert!(
+        rooms[1].starts_with("6282222222222@s.whatsapp.net|Sari|five|contact|"),
+        "{}",
+        rooms[1]
+    );
+    assert!(rooms[1].ends_with("|1|f|t"), "{}", rooms[1]);
+    let chat_messages: Vec<&str> = one_by_one[1].lines().collect();
+    assert_eq!(chat_messages.len(), 5, "{chat_messages:?}");
+    assert!(
+        chat_messages.iter().any(|m| m
+            .starts_with("m3|6282222222222@s.whatsapp.net|SELF@s.whatsapp.net|user|")
+            && m.contains("|delivered|t|f|")),
+        "{chat_messages:?}"
+    );
+    assert!(
+        chat_messages.iter().any(|m| m.starts_with(
+            "m1|6281111111111@s.whatsapp.net|6281111111111@s.whatsapp.net|contact|one|delivered"
+        )),
+        "{chat_messages:?}"
+    );
+}

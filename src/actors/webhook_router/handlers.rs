@@ -11,6 +11,7 @@ use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{json, Map, Value};
 
+use super::messages::{self, MessageRow};
 use super::Shared;
 use crate::actors::sender_pool::SessionConnection;
 use crate::db::queries::{campaigns, events::EventRow};
@@ -77,11 +78,15 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Handles one claimed event. A message is only prepared and added to `messages`, to be stored
+/// with the run of messages it belongs to; any other event first stores that run, so effects
+/// keep the order of arrival.
 pub(super) async fn handle(
     shared: &Shared,
     conn: &mut AsyncPgConnection,
     row: &EventRow,
     cache: &BatchCache,
+    messages: &mut Vec<MessageRow>,
 ) -> Result<(), HandleError> {
     let raw = row.raw_data.as_deref().unwrap_or("");
     let env = parse_envelope(raw.as_bytes())
@@ -98,15 +103,23 @@ pub(super) async fn handle(
         raw_len: raw.len(),
         cache,
     };
+    let sent = match env.kind.as_str() {
+        "Message" => Some(false),
+        "MessageSent" => Some(true),
+        _ => None,
+    };
+    if let Some(sent) = sent {
+        messages.extend(ev.message(conn, sent).await?);
+        return Ok(());
+    }
+    messages::store(conn, messages).await?;
     match env.kind.as_str() {
-        "Connected" if env.event.get("Action").is_some() => ev.session_touch(conn).await,
+        "Connected" if env.event().get("Action").is_some() => ev.session_touch(conn).await,
         "Connected" => ev.session_state(conn, "connected").await,
         "Disconnected" => ev.session_state(conn, "disconnected").await,
         "LoggedOut" => ev.session_state(conn, "logged_out").await,
         "QR" => ev.session_state(conn, "qr_waiting").await,
         "PairSuccess" => ev.session_state(conn, "paired").await,
-        "Message" => ev.message(conn, false).await,
-        "MessageSent" => ev.message(conn, true).await,
         "ReadReceipt" => ev.receipt(conn).await,
         "Presence" => ev.presence(conn).await,
         "ChatPresence" => ev.chat_presence(conn).await,
@@ -164,13 +177,13 @@ impl Event<'_> {
             "qr_waiting" => Some(
                 self.env
                     .top_str("qrCodeBase64")
-                    .or(self.env.event.as_str())
+                    .or(self.env.event().as_str())
                     .unwrap_or("")
                     .to_string(),
             ),
             _ => None,
         };
-        let jid = (state == "paired").then(|| s(&self.env.event, &["ID"]).to_string());
+        let jid = (state == "paired").then(|| s(self.env.event(), &["ID"]).to_string());
         // The session's JID may change here: later events of the batch read it again.
         locked(&self.cache.own_jid).remove(self.token);
         diesel::sql_query(
@@ -219,13 +232,18 @@ impl Event<'_> {
         Ok(())
     }
 
-    /// `Message` (incoming, or typed on the phone) and `MessageSent` (sent through the API).
-    async fn message(&self, conn: &mut AsyncPgConnection, sent: bool) -> Result<(), HandleError> {
-        let ev = &self.env.event;
-        let info = ev.get("Info").cloned().unwrap_or(Value::Null);
-        let id = s(&info, &["ID"]);
+    /// `Message` (incoming, or typed on the phone) and `MessageSent` (sent through the API): the
+    /// row to store with the batch's other messages (None without a message id).
+    async fn message(
+        &self,
+        conn: &mut AsyncPgConnection,
+        sent: bool,
+    ) -> Result<Option<MessageRow>, HandleError> {
+        let ev = self.env.event();
+        let info = ev.get("Info").unwrap_or(&Value::Null);
+        let id = s(info, &["ID"]);
         if id.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let now = Utc::now();
         let at = ts(info.get("Timestamp"), now);
@@ -242,8 +260,8 @@ impl Event<'_> {
             .get("IsGroup")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let chat = s(&info, &["Chat"]);
-        let alt = |k: &str| Some(s(&info, &[k])).filter(|v| !v.is_empty()).map(bare_jid);
+        let chat = s(info, &["Chat"]);
+        let alt = |k: &str| Some(s(info, &[k])).filter(|v| !v.is_empty()).map(bare_jid);
         // Chats are keyed by the phone JID when an @lid one comes with it.
         let contact = if is_group {
             chat.to_string()
@@ -256,7 +274,7 @@ impl Event<'_> {
         let sender = if from_me {
             String::new()
         } else {
-            let snd = s(&info, &["Sender"]);
+            let snd = s(info, &["Sender"]);
             if snd.ends_with("@lid") {
                 alt("SenderAlt").unwrap_or_else(|| bare_jid(snd))
             } else {
@@ -276,10 +294,10 @@ impl Event<'_> {
                 },
             )
         };
-        let msg = ev.get("Message").cloned().unwrap_or(Value::Null);
-        let content = Content::of(&msg, &info, &self.env.object, self.row.id);
+        let msg = ev.get("Message").unwrap_or(&Value::Null);
+        let content = Content::of(msg, info, &self.env.object, self.row.id);
         let log = self.chat_log(conn).await?;
-        let push_name = Some(s(&info, &["PushName"])).filter(|p| !p.is_empty());
+        let push_name = Some(s(info, &["PushName"])).filter(|p| !p.is_empty());
         let status = if from_me { "sent" } else { "received" };
         let chat_id = format!("{}_{}", self.token, contact);
         let preview = if log {
@@ -292,77 +310,40 @@ impl Event<'_> {
             None
         };
         let side = if from_me { "user" } else { "contact" };
-        // One statement, one round trip: the message; when it is new, its chat room (upserted)
-        // and its chat message, which starts at the status receipts may already have given it.
-        diesel::sql_query(
-            r#"WITH m AS (
-                 INSERT INTO whats_app_messages (message_id, "from", "to", from_me, push_name, message_type, body, caption,
-                   media_data, location_data, contact_data, quoted_message, mentioned_jid, group_jid, participant,
-                   broadcast, message_timestamp, webhook_received, status, processed, user_token)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                   COALESCE((SELECT st.status FROM whats_app_message_statuses st WHERE st.message_id = $1 AND st.user_token = $20
-                     AND $4 ORDER BY CASE st.status WHEN 'read' THEN 2 WHEN 'delivered' THEN 1 ELSE 0 END DESC LIMIT 1), $19),
-                   true, $20)
-                 ON CONFLICT (message_id) DO NOTHING
-                 RETURNING NULLIF(status, 'received') AS status, updated_at),
-               r AS (
-                 INSERT INTO chat_rooms (chat_id, user_token, user_id, contact_j_id, contact_name, chat_type, is_group,
-                   last_message, last_sender, last_activity, unread_count)
-                 SELECT $21, $20, $22, $23, $24, CASE WHEN $25 THEN 'group' ELSE 'individual' END, $25, $26, $27, $17,
-                   CASE WHEN $27 = 'contact' THEN 1 ELSE 0 END
-                 FROM m
-                 ON CONFLICT (chat_id) DO UPDATE SET
-                   contact_name = COALESCE(EXCLUDED.contact_name, chat_rooms.contact_name),
-                   user_id = COALESCE(chat_rooms.user_id, EXCLUDED.user_id),
-                   last_message = CASE WHEN chat_rooms.last_activity IS NULL OR EXCLUDED.last_activity >= chat_rooms.last_activity
-                     THEN EXCLUDED.last_message ELSE chat_rooms.last_message END,
-                   last_sender = CASE WHEN chat_rooms.last_activity IS NULL OR EXCLUDED.last_activity >= chat_rooms.last_activity
-                     THEN EXCLUDED.last_sender ELSE chat_rooms.last_sender END,
-                   last_activity = GREATEST(chat_rooms.last_activity, EXCLUDED.last_activity),
-                   unread_count = chat_rooms.unread_count + EXCLUDED.unread_count,
-                   updated_at = now()
-                 RETURNING id)
-               INSERT INTO chat_messages (message_id, chat_room_id, chat_id, user_token, sender_j_id, sender_type, message_type,
-                 content, caption, media_data, quoted_message_id, status, message_timestamp, delivered_at, read_at)
-               SELECT $1, r.id, $21, $20, $28, $27, $6, $7, $8, $9, $29, COALESCE(m.status, $30), $17,
-                 CASE WHEN m.status IN ('delivered', 'read') THEN m.updated_at END,
-                 CASE WHEN m.status = 'read' THEN m.updated_at END
-               FROM m, r
-               ON CONFLICT (message_id) DO NOTHING"#,
-        )
-        .bind::<Text, _>(id)
-        .bind::<Text, _>(&from)
-        .bind::<Text, _>(&to)
-        .bind::<Bool, _>(from_me)
-        .bind::<Nullable<Text>, _>(push_name)
-        .bind::<Text, _>(&content.kind)
-        .bind::<Nullable<Text>, _>(content.body.as_deref().filter(|_| log))
-        .bind::<Nullable<Text>, _>(content.caption.as_deref().filter(|_| log))
-        .bind::<Nullable<Jsonb>, _>(content.media.as_ref())
-        .bind::<Nullable<Jsonb>, _>(content.location.as_ref().filter(|_| log))
-        .bind::<Nullable<Jsonb>, _>(content.contact.as_ref().filter(|_| log))
-        .bind::<Nullable<Jsonb>, _>(content.quoted.as_ref().filter(|_| log))
-        .bind::<Nullable<Jsonb>, _>(content.mentioned.as_ref())
-        .bind::<Nullable<Text>, _>(is_group.then_some(chat))
-        .bind::<Nullable<Text>, _>((is_group && !from_me).then_some(sender.as_str()))
-        .bind::<Bool, _>(chat.ends_with("@broadcast"))
-        .bind::<Timestamptz, _>(at)
-        .bind::<Timestamptz, _>(self.row.received_at)
-        .bind::<Text, _>(status)
-        .bind::<Text, _>(self.token)
-        .bind::<Text, _>(&chat_id)
-        .bind::<Nullable<Text>, _>(self.row.user_id.as_deref())
-        .bind::<Text, _>(&contact)
-        .bind::<Nullable<Text>, _>(push_name.filter(|_| !from_me && !is_group))
-        .bind::<Bool, _>(is_group)
-        .bind::<Nullable<Text>, _>(preview)
-        .bind::<Text, _>(side)
-        .bind::<Text, _>(if from_me { own.as_str() } else { sender.as_str() })
-        .bind::<Nullable<Text>, _>(content.quoted_id.as_deref())
-        .bind::<Text, _>(if from_me { "sent" } else { "delivered" })
-        .execute(conn)
-        .await?;
-        Ok(())
+        Ok(Some(MessageRow {
+            id: id.to_string(),
+            from,
+            to,
+            from_me,
+            push_name: push_name.map(str::to_string),
+            body: content.body.filter(|_| log),
+            caption: content.caption.filter(|_| log),
+            media: content.media,
+            location: content.location.filter(|_| log),
+            contact: content.contact.filter(|_| log),
+            quoted: content.quoted.filter(|_| log),
+            quoted_id: content.quoted_id,
+            mentioned: content.mentioned,
+            kind: content.kind,
+            group_jid: is_group.then(|| chat.to_string()),
+            participant: (is_group && !from_me).then(|| sender.clone()),
+            broadcast: chat.ends_with("@broadcast"),
+            at,
+            received_at: self.row.received_at,
+            status,
+            token: self.token.to_string(),
+            user_id: self.row.user_id.clone(),
+            chat_id,
+            contact_name: push_name
+                .filter(|_| !from_me && !is_group)
+                .map(str::to_string),
+            contact_jid: contact,
+            is_group,
+            preview,
+            side,
+            sender_jid: if from_me { own } else { sender },
+            chat_status: if from_me { "sent" } else { "delivered" },
+        }))
     }
 
     /// The session's own JID: `whats_app_sessions.j_id`, else `<session key>@s.whatsapp.net`.
@@ -396,7 +377,7 @@ impl Event<'_> {
 
     /// `ReadReceipt`: `state` at the top level (upstream.md §7.3), else derived from `Type`.
     async fn receipt(&self, conn: &mut AsyncPgConnection) -> Result<(), HandleError> {
-        let ev = &self.env.event;
+        let ev = self.env.event();
         let state = self
             .env
             .top_str("state")
@@ -494,7 +475,7 @@ impl Event<'_> {
 
     /// `Presence`: `event` {`From`, `Unavailable`, `LastSeen`}, top-level `state`.
     async fn presence(&self, conn: &mut AsyncPgConnection) -> Result<(), HandleError> {
-        let ev = &self.env.event;
+        let ev = self.env.event();
         let presence = self
             .env
             .top_str("state")
@@ -530,7 +511,7 @@ impl Event<'_> {
     /// `ChatPresence`: one row per (sender, chat); `composing` expires after 10 s, read as
     /// `paused` after that (no timer task per event).
     async fn chat_presence(&self, conn: &mut AsyncPgConnection) -> Result<(), HandleError> {
-        let ev = &self.env.event;
+        let ev = self.env.event();
         let state = s(ev, &["State"]);
         let expires = (state == "composing").then(|| self.row.received_at + Duration::seconds(10));
         let (from, chat, media) = (
@@ -574,7 +555,7 @@ impl Event<'_> {
     /// `HistorySync`: `event.Data` {`syncType`, `conversations`}; large syncs are kept only as a
     /// reference to the stored event (bounded, defect 28).
     async fn history(&self, conn: &mut AsyncPgConnection) -> Result<(), HandleError> {
-        let data = self.env.event.get("Data").unwrap_or(&self.env.event);
+        let data = self.env.event().get("Data").unwrap_or(self.env.event());
         let sync_type = match data.get("syncType") {
             Some(Value::String(t)) => t.clone(),
             Some(Value::Number(n)) => n.to_string(),

@@ -5,6 +5,7 @@
 //! crash between an effect and the row's `processed` flag only repeats harmless work.
 
 mod handlers;
+mod messages;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::actors::Deps;
 use crate::db::queries::events as q;
 
 /// Rows claimed per transaction.
-const BATCH: i64 = 200;
+const BATCH: i64 = 500;
 /// Attempts before an event is given up (kept with its error text).
 pub const MAX_ATTEMPTS: i32 = 8;
 /// The timer picking up retries and rows inserted by other instances.
@@ -244,14 +245,20 @@ impl Shared {
                     failed: 0,
                     gave_up: 0,
                 };
+                // Messages wait here to be stored a run at a time; isolated, each one alone.
+                let mut messages = Vec::new();
                 for row in rows {
                     let res = if isolate {
                         conn.transaction::<(), handlers::HandleError, _>(|c| {
-                            Box::pin(handlers::handle(self, c, &row, &cache))
+                            Box::pin(async {
+                                handlers::handle(self, c, &row, &cache, &mut messages).await?;
+                                messages::store(c, &mut messages).await?;
+                                Ok(())
+                            })
                         })
                         .await
                     } else {
-                        handlers::handle(self, conn, &row, &cache).await
+                        handlers::handle(self, conn, &row, &cache, &mut messages).await
                     };
                     match res {
                         Ok(()) => {
@@ -274,6 +281,9 @@ impl Shared {
                                 .await?;
                         }
                     }
+                }
+                if messages::store(conn, &mut messages).await.is_err() {
+                    return Err(EventFailed.into());
                 }
                 if !done.is_empty() {
                     q::mark_processed(conn, &done).await?;

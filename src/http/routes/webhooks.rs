@@ -250,7 +250,7 @@ pub async fn receive(
         omitted = json!({"omitted": true, "bytes": body.len()});
         &omitted
     } else {
-        &env.event
+        env.event()
     };
     let session_id = session
         .as_ref()
@@ -262,7 +262,8 @@ pub async fn receive(
             .as_ref()
             .map(|s| s.token.clone())
             .or(env.token.clone()),
-        event_data: event_data.clone(),
+        // Serialized here, on the HTTP worker, not on the intake's one thread.
+        event_data: event_data.to_string(),
         raw_data: raw.to_string(),
         dedup_key: key,
         session_id: session_id.map(str::to_string),
