@@ -93,6 +93,8 @@ pub struct Settings {
     pub webhook_hmac_key: Option<SecretString>,
     pub webhook_require_signature: bool,
     pub webhook_max_body_bytes: usize,
+    /// Longest wait of the router's next batch while the intake is saturated.
+    pub webhook_router_defer: Duration,
     pub server_name: String,
     pub gateway_mode: String,
     pub environment: String,
@@ -380,6 +382,7 @@ impl Settings {
             webhook_hmac_key: secret(env, "WEBHOOK_HMAC_KEY"),
             webhook_require_signature: parse_bool(env, "WEBHOOK_REQUIRE_SIGNATURE", false)?,
             webhook_max_body_bytes: parse(env, "WEBHOOK_MAX_BODY_BYTES", 16 * 1024 * 1024)?,
+            webhook_router_defer: millis(env, "WEBHOOK_ROUTER_DEFER_MS", 1000)?,
             server_name: get(env, "SERVER_NAME")
                 .unwrap_or("Genfity WhatsApp Support API")
                 .to_string(),

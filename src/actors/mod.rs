@@ -50,12 +50,14 @@ pub fn start_all(deps: &Deps) -> Actors {
     let (d, s) = (deps.clone(), senders.clone());
     // The webhook actors each get a thread of their own: the intake's group commits and the
     // router's processing do not queue behind each other or behind the campaign actors.
+    let load = webhook_intake::IntakeLoad::default();
+    let l = load.clone();
     let webhook_router = Supervisor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-        webhook_router::WebhookRouter::new(d, s)
+        webhook_router::WebhookRouter::new(d, s, l.clone())
     });
     let pool = deps.db.primary.clone();
     let webhook_intake = Supervisor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-        webhook_intake::WebhookIntake::new(pool)
+        webhook_intake::WebhookIntake::new(pool.clone(), load.clone())
     });
     Actors {
         campaigns,

@@ -5,6 +5,8 @@
 //! least `LANE_MIN` events, so a trickle of events is still one batch at a time.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -21,6 +23,27 @@ const MAX_BATCH: usize = 1000;
 const MAX_LANES: usize = 3;
 /// Fewest events that open a further lane while a batch is in flight.
 const LANE_MIN: usize = 16;
+
+/// How busy this process's intake is: the group commits it has in flight. Two or more mean
+/// events arrive faster than one commit at a time takes them; the router then yields to it.
+#[derive(Clone, Default)]
+pub struct IntakeLoad(Arc<AtomicUsize>);
+
+impl IntakeLoad {
+    /// Whether more than one group commit is in flight.
+    pub fn saturated(&self) -> bool {
+        AtomicUsize::load(&self.0, Ordering::Relaxed) >= 2
+    }
+
+    fn set(&self, lanes: usize) {
+        self.0.store(lanes, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_for_test(&self, lanes: usize) {
+        self.set(lanes);
+    }
+}
 
 /// One event to store (owned).
 #[derive(Debug, Clone)]
@@ -48,12 +71,15 @@ pub struct WebhookIntake {
     pool: DbPool,
     pending: Vec<(OwnedEvent, Reply)>,
     in_flight: usize,
+    load: IntakeLoad,
 }
 
 impl WebhookIntake {
-    pub fn new(pool: DbPool) -> Self {
+    pub fn new(pool: DbPool, load: IntakeLoad) -> Self {
+        load.set(0);
         WebhookIntake {
             pool,
+            load,
             pending: Vec::new(),
             in_flight: 0,
         }
@@ -65,6 +91,7 @@ impl WebhookIntake {
             && (self.in_flight == 0 || self.pending.len() >= LANE_MIN)
         {
             self.in_flight += 1;
+            self.load.set(self.in_flight);
             let take = self.pending.len().min(MAX_BATCH);
             let batch: Vec<_> = self.pending.drain(..take).collect();
             let pool = self.pool.clone();
@@ -73,6 +100,7 @@ impl WebhookIntake {
                     .into_actor(self)
                     .map(|_, act, ctx| {
                         act.in_flight -= 1;
+                        act.load.set(act.in_flight);
                         act.flush(ctx)
                     }),
             );

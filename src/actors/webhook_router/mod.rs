@@ -15,11 +15,14 @@ use actix::prelude::*;
 use diesel_async::AsyncConnection;
 
 use crate::actors::sender_pool::SenderPool;
+use crate::actors::webhook_intake::IntakeLoad;
 use crate::actors::Deps;
 use crate::db::queries::events as q;
 
 /// Rows claimed per transaction.
 const BATCH: i64 = 500;
+/// How often a router yielding to a saturated intake looks again.
+const YIELD_POLL: Duration = Duration::from_millis(10);
 /// Attempts before an event is given up (kept with its error text).
 pub const MAX_ATTEMPTS: i32 = 8;
 /// The timer picking up retries and rows inserted by other instances.
@@ -56,16 +59,19 @@ struct Shared {
     lock: tokio::sync::Mutex<()>,
     /// Set by wake-ups during a drain: drain once more.
     again: AtomicBool,
+    /// This process's intake: while it is saturated, batches wait (`WEBHOOK_ROUTER_DEFER_MS`).
+    intake: IntakeLoad,
 }
 
 impl WebhookRouter {
-    pub fn new(deps: Deps, senders: Addr<SenderPool>) -> Self {
+    pub fn new(deps: Deps, senders: Addr<SenderPool>, intake: IntakeLoad) -> Self {
         WebhookRouter {
             shared: Arc::new(Shared {
                 deps,
                 senders,
                 lock: tokio::sync::Mutex::new(()),
                 again: AtomicBool::new(false),
+                intake,
             }),
         }
     }
@@ -163,6 +169,14 @@ impl std::fmt::Display for EventFailed {
 
 impl std::error::Error for EventFailed {}
 
+/// Waits while `intake` is saturated, at most `max`.
+async fn yield_to(intake: &IntakeLoad, max: Duration) {
+    let started = std::time::Instant::now();
+    while intake.saturated() && started.elapsed() < max {
+        tokio::time::sleep(YIELD_POLL.min(max)).await;
+    }
+}
+
 /// Backoff before retry `attempt` (1-based): 1, 2, 4 … s, at most 5 minutes.
 fn backoff_secs(attempt: i32) -> i64 {
     (1i64 << (attempt - 1).clamp(0, 9)).min(300)
@@ -196,6 +210,7 @@ impl Shared {
         let mut total = 0;
         while self.again.swap(false, Ordering::SeqCst) {
             loop {
+                self.yield_to_intake().await;
                 match self.batch().await {
                     Ok(0) => break,
                     Ok(n) => total += n,
@@ -207,6 +222,13 @@ impl Shared {
             }
         }
         total
+    }
+
+    /// Acknowledging comes first (upstream.md §6.5: answer quickly, work afterwards): while this
+    /// process's intake is saturated, the next batch waits, but never longer than
+    /// `WEBHOOK_ROUTER_DEFER_MS`, so processing goes on during a long burst.
+    async fn yield_to_intake(&self) {
+        yield_to(&self.intake, self.deps.settings.webhook_router_defer).await;
     }
 
     /// Claims and handles one batch in one transaction on the primary database. The batch is
@@ -292,5 +314,49 @@ impl Shared {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_router_yields_to_a_saturated_intake_for_at_most_its_limit() {
+        let load = IntakeLoad::default();
+        let max = Duration::from_millis(150);
+        let t = std::time::Instant::now();
+        yield_to(&load, max).await;
+        assert!(
+            t.elapsed() < Duration::from_millis(50),
+            "idle intake: no wait"
+        );
+
+        load.set_for_test(2);
+        let t = std::time::Instant::now();
+        yield_to(&load, max).await;
+        let waited = t.elapsed();
+        assert!(
+            waited >= max && waited < max * 3,
+            "saturated: waits its limit, {waited:?}"
+        );
+
+        // The wait ends as soon as the intake is no longer saturated.
+        let l = load.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            l.set_for_test(1);
+        });
+        let t = std::time::Instant::now();
+        yield_to(&load, Duration::from_secs(5)).await;
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+
+        load.set_for_test(3);
+        let t = std::time::Instant::now();
+        yield_to(&load, Duration::ZERO).await;
+        assert!(
+            t.elapsed() < Duration::from_millis(50),
+            "a limit of 0 turns yielding off"
+        );
     }
 }
