@@ -10,13 +10,16 @@
 #      (same columns, same indexes), in the same run, best of three: rows/s, and the ratio
 #      HTTP / COPY.
 #
-# Usage: scripts/bench-webhooks.sh [duration_secs=15] [connections=64] [threads=1]
+# Usage: scripts/bench-webhooks.sh [duration_secs=15] [connections=256] [threads=1]
+# The upstream posts every event from its own goroutine (upstream.md §6.5), so a burst arrives
+# with many requests in flight; 256 connections model that (with 64, the client's own
+# concurrency caps the rate: 64 requests in flight / the commit latency).
 # Needs: cargo, PostgreSQL (scripts/ensure-postgres.sh), wrk (apt-get installed if missing).
 # Uses port 18080 and a database `wa_gw_bench_webhooks` that it recreates.
 set -euo pipefail
 
 DURATION="${1:-15}"
-CONNS="${2:-64}"
+CONNS="${2:-256}"
 THREADS="${3:-1}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d /tmp/wa-bench-webhooks.XXXXXX)"

@@ -4,10 +4,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::Supervisor;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
+use crate::actors::webhook_intake::{WebhookIntake, WorkerIntake};
 use crate::actors::{Actors, Deps};
 use crate::config::Settings;
 use crate::db::Databases;
@@ -90,8 +92,18 @@ impl Application {
             let proxy = crate::gateway::upstream_http_client(&state.settings)
                 .map(crate::gateway::ProxyHttp)
                 .unwrap_or_else(|_| crate::gateway::ProxyHttp(state.http.clone()));
+            // And stores webhooks through its own group-commit intake, on the worker's thread.
+            let (pool, load, router) = (
+                state.db.primary.clone(),
+                state.actors.webhook_load.clone(),
+                state.actors.webhook_router.clone(),
+            );
+            let intake = WorkerIntake(Supervisor::start(move |_| {
+                WebhookIntake::new(pool.clone(), load.clone(), router.clone())
+            }));
             App::new()
                 .app_data(web::Data::new(proxy))
+                .app_data(web::Data::new(intake))
                 .wrap(middleware::from_fn(crate::http::cors::cors))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())

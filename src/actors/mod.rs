@@ -36,7 +36,8 @@ pub struct Actors {
     pub senders: Addr<sender_pool::SenderPool>,
     pub scheduler: Addr<scheduler::SchedulerActor>,
     pub webhook_router: Addr<webhook_router::WebhookRouter>,
-    pub webhook_intake: Addr<webhook_intake::WebhookIntake>,
+    /// The load of the webhook intakes (one per HTTP worker, started with the worker).
+    pub webhook_load: webhook_intake::IntakeLoad,
 }
 
 /// Starts the supervised actors.
@@ -48,23 +49,19 @@ pub fn start_all(deps: &Deps) -> Actors {
     let (d, c) = (deps.clone(), campaigns.clone());
     let scheduler = Supervisor::start(move |_| scheduler::SchedulerActor::new(d, c));
     let (d, s) = (deps.clone(), senders.clone());
-    // The webhook actors each get a thread of their own: the intake's group commits and the
-    // router's processing do not queue behind each other or behind the campaign actors.
-    let load = webhook_intake::IntakeLoad::default();
-    let l = load.clone();
+    let webhook_load = webhook_intake::IntakeLoad::default();
+    let l = webhook_load.clone();
+    // The router gets a thread of its own: its processing does not queue behind the campaign
+    // actors.
     let webhook_router = Supervisor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
         webhook_router::WebhookRouter::new(d, s, l.clone())
-    });
-    let pool = deps.db.primary.clone();
-    let webhook_intake = Supervisor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-        webhook_intake::WebhookIntake::new(pool.clone(), load.clone())
     });
     Actors {
         campaigns,
         senders,
         scheduler,
         webhook_router,
-        webhook_intake,
+        webhook_load,
     }
 }
 

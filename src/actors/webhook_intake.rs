@@ -1,5 +1,6 @@
 //! Group commit for webhook intake: concurrent requests' events are inserted together, one
 //! statement and one commit per batch; each request is answered only after its batch commits.
+//! Each HTTP worker has its own intake on its own thread (no cross-thread hand-off per event).
 //! Up to `MAX_LANES` batches are in flight at once on their own connections, so one batch's
 //! insert overlaps another's commit (WAL flush); a further lane opens only for a batch of at
 //! least `LANE_MIN` events, so a trickle of events is still one batch at a time.
@@ -15,6 +16,7 @@ use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use tokio::sync::oneshot;
 
+use crate::actors::webhook_router::{Wake, WebhookRouter};
 use crate::db::DbPool;
 
 /// Largest batch per statement.
@@ -24,26 +26,35 @@ const MAX_LANES: usize = 3;
 /// Fewest events that open a further lane while a batch is in flight.
 const LANE_MIN: usize = 16;
 
-/// How busy this process's intake is: the group commits it has in flight. Two or more mean
-/// events arrive faster than one commit at a time takes them; the router then yields to it.
+/// How busy this process's intakes (one per HTTP worker) are: the group commits in flight
+/// beyond the first of each intake. Any means events arrive faster than one commit at a time
+/// takes them; the router then yields.
 #[derive(Clone, Default)]
 pub struct IntakeLoad(Arc<AtomicUsize>);
 
 impl IntakeLoad {
-    /// Whether more than one group commit is in flight.
+    /// Whether some intake has more than one group commit in flight.
     pub fn saturated(&self) -> bool {
-        AtomicUsize::load(&self.0, Ordering::Relaxed) >= 2
+        AtomicUsize::load(&self.0, Ordering::Relaxed) > 0
     }
 
-    fn set(&self, lanes: usize) {
-        self.0.store(lanes, Ordering::Relaxed);
+    fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn sub(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 
     #[cfg(test)]
-    pub(crate) fn set_for_test(&self, lanes: usize) {
-        self.set(lanes);
+    pub(crate) fn set_for_test(&self, extra_lanes: usize) {
+        self.0.store(extra_lanes, Ordering::Relaxed);
     }
 }
+
+/// The intake of the HTTP worker a request runs on (app data).
+#[derive(Clone)]
+pub struct WorkerIntake(pub Addr<WebhookIntake>);
 
 /// One event to store (owned).
 #[derive(Debug, Clone)]
@@ -72,14 +83,16 @@ pub struct WebhookIntake {
     pending: Vec<(OwnedEvent, Reply)>,
     in_flight: usize,
     load: IntakeLoad,
+    /// Woken once per batch that stored new events.
+    router: Addr<WebhookRouter>,
 }
 
 impl WebhookIntake {
-    pub fn new(pool: DbPool, load: IntakeLoad) -> Self {
-        load.set(0);
+    pub fn new(pool: DbPool, load: IntakeLoad, router: Addr<WebhookRouter>) -> Self {
         WebhookIntake {
             pool,
             load,
+            router,
             pending: Vec::new(),
             in_flight: 0,
         }
@@ -91,16 +104,23 @@ impl WebhookIntake {
             && (self.in_flight == 0 || self.pending.len() >= LANE_MIN)
         {
             self.in_flight += 1;
-            self.load.set(self.in_flight);
+            if self.in_flight >= 2 {
+                self.load.add();
+            }
             let take = self.pending.len().min(MAX_BATCH);
             let batch: Vec<_> = self.pending.drain(..take).collect();
             let pool = self.pool.clone();
             ctx.spawn(
                 async move { insert_batch(&pool, batch).await }
                     .into_actor(self)
-                    .map(|_, act, ctx| {
+                    .map(|stored, act, ctx| {
+                        if stored > 0 {
+                            act.router.do_send(Wake);
+                        }
+                        if act.in_flight >= 2 {
+                            act.load.sub();
+                        }
                         act.in_flight -= 1;
-                        act.load.set(act.in_flight);
                         act.flush(ctx)
                     }),
             );
@@ -110,6 +130,15 @@ impl WebhookIntake {
 
 impl Actor for WebhookIntake {
     type Context = Context<Self>;
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        // Batches in flight end with the actor: their extra lanes no longer count.
+        for _ in 1..self.in_flight.max(1) {
+            self.load.sub();
+        }
+        self.in_flight = 0;
+        Running::Stop
+    }
 }
 
 impl Supervised for WebhookIntake {}
@@ -160,7 +189,8 @@ async fn insert_rows(
     Ok(rows.into_iter().map(|r| (r.dedup_key, r.id)).collect())
 }
 
-async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
+/// Stores a batch and answers its requests: how many new events it stored.
+async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) -> usize {
     let mut conn = match pool.get().await {
         Ok(c) => c,
         Err(e) => {
@@ -170,25 +200,29 @@ async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
             for (_, reply) in batch {
                 let _ = reply.send(Err(err.clone()));
             }
-            return;
+            return 0;
         }
     };
     let ev: Vec<&OwnedEvent> = batch.iter().map(|(e, _)| e).collect();
     match insert_rows(&mut conn, &ev).await {
         Ok(mut ids) => {
-            crate::metrics::webhook_stored(ids.len(), batch.len() - ids.len());
+            let stored = ids.len();
+            crate::metrics::webhook_stored(stored, batch.len() - stored);
             for (e, reply) in batch {
                 // The first of equal keys gets the id; later ones are redeliveries.
                 let _ = reply.send(Ok(ids.remove(&e.dedup_key)));
             }
+            stored
         }
         Err(err) if batch.len() > 1 => {
             // One event the database refuses must not fail the others: each alone, then.
             tracing::warn!(error = %err, events = batch.len(), "webhook batch insert failed; storing its events one by one");
+            let mut stored = 0;
             for (e, reply) in batch {
                 let r = insert_rows(&mut conn, &[&e]).await;
                 let answer = match r {
                     Ok(mut ids) => {
+                        stored += ids.len();
                         crate::metrics::webhook_stored(ids.len(), 1 - ids.len());
                         Ok(ids.remove(&e.dedup_key))
                     }
@@ -200,6 +234,7 @@ async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
                 };
                 let _ = reply.send(answer);
             }
+            stored
         }
         Err(err) => {
             tracing::error!(error = %err, "webhook insert failed");
@@ -207,6 +242,7 @@ async fn insert_batch(pool: &DbPool, batch: Vec<(OwnedEvent, Reply)>) {
             for (_, reply) in batch {
                 let _ = reply.send(Err(err.to_string()));
             }
+            0
         }
     }
 }

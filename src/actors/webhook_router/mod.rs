@@ -332,7 +332,7 @@ mod tests {
             "idle intake: no wait"
         );
 
-        load.set_for_test(2);
+        load.set_for_test(1);
         let t = std::time::Instant::now();
         yield_to(&load, max).await;
         let waited = t.elapsed();
@@ -345,7 +345,7 @@ mod tests {
         let l = load.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(40)).await;
-            l.set_for_test(1);
+            l.set_for_test(0);
         });
         let t = std::time::Instant::now();
         yield_to(&load, Duration::from_secs(5)).await;

@@ -9,8 +9,7 @@ use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use crate::actors::webhook_intake::{OwnedEvent, Store};
-use crate::actors::webhook_router::Wake;
+use crate::actors::webhook_intake::{OwnedEvent, Store, WorkerIntake};
 use crate::db::queries::events as q;
 use crate::domain::webhook_event::{dedup_key, parse_envelope, verify_signature};
 use crate::error::{ApiError, Envelope, ErrorBody};
@@ -186,6 +185,7 @@ fn check_signature(
 )]
 pub async fn receive(
     state: web::Data<AppState>,
+    intake: web::Data<WorkerIntake>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -272,18 +272,15 @@ pub async fn receive(
         received_at: Utc::now(),
     };
     // Group commit: answered after the batch holding this event is committed.
-    let inserted = state
-        .actors
-        .webhook_intake
+    let inserted = intake
+        .0
         .send(Store(new))
         .await
         .map_err(|e| db_err(ApiError::internal(e)))?
         .map_err(|e| db_err(ApiError::internal(anyhow::anyhow!(e))))?;
     match inserted {
-        Some(id) => {
-            tracing::debug!(id, event_type = %env.kind, "webhook stored");
-            state.actors.webhook_router.do_send(Wake);
-        }
+        // The intake wakes the router once per batch.
+        Some(id) => tracing::debug!(id, event_type = %env.kind, "webhook stored"),
         None => tracing::info!(event_type = %env.kind, "webhook redelivery ignored"),
     }
     Ok(HttpResponse::Ok().json(json!({"status": "success"})))
