@@ -1,7 +1,7 @@
 //! `gen_event_webhooks`: the durable intake table and the router's queue (§9.3, defect 25).
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -48,51 +48,6 @@ pub async fn resolve_session(
     .load(conn)
     .await?;
     Ok(rows.into_iter().next())
-}
-
-/// One event to store.
-pub struct NewEvent<'a> {
-    pub event_type: &'a str,
-    pub user_token: Option<&'a str>,
-    pub event_data: &'a serde_json::Value,
-    pub raw_data: &'a str,
-    pub dedup_key: &'a str,
-    pub session_id: Option<&'a str>,
-    pub user_id: Option<&'a str>,
-    pub unknown_session: bool,
-    pub received_at: DateTime<Utc>,
-}
-
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-/// Stores an event unless its identity is already stored. `Some(id)` when inserted, `None` for
-/// a redelivery.
-pub async fn insert_event(
-    conn: &mut AsyncPgConnection,
-    e: &NewEvent<'_>,
-) -> QueryResult<Option<i64>> {
-    let rows: Vec<IdRow> = diesel::sql_query(
-        r#"INSERT INTO gen_event_webhooks (event_type, source, user_token, event_data, raw_data, processed,
-             received_at, dedup_key, session_id, user_id, unknown_session)
-           VALUES ($1, 'wa', $2, $3, $4, false, $5, $6, $7, $8, $9)
-           ON CONFLICT (dedup_key) DO NOTHING RETURNING id"#,
-    )
-    .bind::<Text, _>(e.event_type)
-    .bind::<Nullable<Text>, _>(e.user_token)
-    .bind::<Jsonb, _>(e.event_data)
-    .bind::<Text, _>(e.raw_data)
-    .bind::<Timestamptz, _>(e.received_at)
-    .bind::<Text, _>(e.dedup_key)
-    .bind::<Nullable<Text>, _>(e.session_id)
-    .bind::<Nullable<Text>, _>(e.user_id)
-    .bind::<Bool, _>(e.unknown_session)
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().next().map(|r| r.id))
 }
 
 /// A claimed row.
