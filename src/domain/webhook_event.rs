@@ -200,7 +200,12 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
 /// token): `Message`/`MessageSent` by `Info.ID` + `Chat`; `ReadReceipt` by sorted `MessageIDs`,
 /// `state` and `Sender`; anything else by a SHA-256 of the event object's canonical JSON.
 pub fn dedup_key(scope: &str, env: &WebhookEnvelope) -> String {
-    let ident = match env.kind.as_str() {
+    scoped_key(scope, &env.kind, &identity(env))
+}
+
+/// The unscoped identity of `dedup_key`.
+fn identity(env: &WebhookEnvelope) -> String {
+    match env.kind.as_str() {
         "Message" | "MessageSent" if !s(env.event(), &["Info", "ID"]).is_empty() => format!(
             "{}|{}",
             s(env.event(), &["Info", "ID"]),
@@ -226,18 +231,122 @@ pub fn dedup_key(scope: &str, env: &WebhookEnvelope) -> String {
             let canon = serde_json::to_vec(&env.object).unwrap_or_default();
             hex::encode(Sha256::digest(&canon))
         }
-    };
-    let raw = format!("{scope}|{}|{ident}", env.kind);
+    }
+}
+
+fn scoped_key(scope: &str, kind: &str, ident: &str) -> String {
+    let raw = format!("{scope}|{kind}|{ident}");
     if raw.len() <= 200 {
         raw
     } else {
         format!(
             "{}|{}|h:{}",
             scope,
-            env.kind,
+            kind,
             hex::encode(Sha256::digest(raw.as_bytes()))
         )
     }
+}
+
+/// What the intake stores of a webhook: the session identifiers, the event's identity and the
+/// event as JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntakeEvent {
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub instance_name: Option<String>,
+    pub token: Option<String>,
+    /// The unscoped identity (`dedup_key`).
+    ident: String,
+    /// `event` as JSON text, stored as `jsonb`.
+    pub event_json: String,
+}
+
+impl IntakeEvent {
+    /// `dedup_key` of this event under `scope`.
+    pub fn dedup_key(&self, scope: &str) -> String {
+        scoped_key(scope, &self.kind, &self.ident)
+    }
+}
+
+/// Parses a body for the intake. The common case, a JSON-envelope `Message`/`MessageSent` with
+/// an id, is read without building the event's tree: its `event` is kept as the received text
+/// and only `Info.ID`/`Chat` are read. Everything else goes through `parse_envelope`; both
+/// give the same result.
+pub fn parse_for_intake(body: &[u8]) -> Result<IntakeEvent, ParseError> {
+    if let Some(fast) = fast_message(body) {
+        return Ok(fast);
+    }
+    let env = parse_envelope(body)?;
+    Ok(IntakeEvent {
+        ident: identity(&env),
+        event_json: env.event().to_string(),
+        kind: env.kind,
+        user_id: env.user_id,
+        instance_name: env.instance_name,
+        token: env.token,
+    })
+}
+
+/// The fast path of `parse_for_intake`; None where `parse_envelope` must decide.
+fn fast_message(body: &[u8]) -> Option<IntakeEvent> {
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    struct Top<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+        #[serde(borrow)]
+        event: &'a RawValue,
+        #[serde(rename = "userID", default, borrow)]
+        user_id: Option<Cow<'a, str>>,
+        #[serde(rename = "instanceName", default, borrow)]
+        instance_name: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        token: Option<Cow<'a, str>>,
+    }
+    #[derive(Deserialize)]
+    struct Event<'a> {
+        #[serde(rename = "Info", borrow)]
+        info: Info<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Info<'a> {
+        #[serde(rename = "ID", borrow)]
+        id: Cow<'a, str>,
+        #[serde(rename = "Chat", default, borrow)]
+        chat: Option<Cow<'a, str>>,
+    }
+    fn kept(v: Option<Cow<'_, str>>) -> Option<String> {
+        v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') || may_hold_nul(body) {
+        return None;
+    }
+    let top: Top<'_> = serde_json::from_slice(body).ok()?;
+    let kind = top.kind.trim();
+    if !matches!(kind, "Message" | "MessageSent") || !top.event.get().starts_with('{') {
+        return None;
+    }
+    let event: Event<'_> = serde_json::from_str(top.event.get()).ok()?;
+    if event.info.id.is_empty() {
+        return None;
+    }
+    Some(IntakeEvent {
+        kind: kind.to_string(),
+        user_id: kept(top.user_id),
+        instance_name: kept(top.instance_name),
+        token: kept(top.token),
+        ident: format!(
+            "{}|{}",
+            event.info.id,
+            event.info.chat.as_deref().unwrap_or("")
+        ),
+        event_json: top.event.get().to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -292,5 +401,76 @@ mod tests {
         }
         let e = parse_envelope(br#"{"type":"QR","event":"code"}"#).unwrap();
         assert_eq!(*e.event(), Value::String("code".into()));
+    }
+
+    /// The slow path's view of a body, as `parse_for_intake` answers it.
+    fn slow(body: &[u8]) -> IntakeEvent {
+        let env = parse_envelope(body).unwrap();
+        IntakeEvent {
+            ident: identity(&env),
+            event_json: env.event().to_string(),
+            kind: env.kind,
+            user_id: env.user_id,
+            instance_name: env.instance_name,
+            token: env.token,
+        }
+    }
+
+    fn same(fast: &IntakeEvent, slow: &IntakeEvent) {
+        let parsed = |j: &str| serde_json::from_str::<Value>(j).unwrap();
+        assert_eq!(parsed(&fast.event_json), parsed(&slow.event_json));
+        let strip = |e: &IntakeEvent| IntakeEvent {
+            event_json: String::new(),
+            ..e.clone()
+        };
+        assert_eq!(strip(fast), strip(slow));
+        assert_eq!(fast.dedup_key("scope"), slow.dedup_key("scope"));
+    }
+
+    #[test]
+    fn the_intake_fast_path_reads_messages_as_the_envelope_parser_does() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream");
+        let mut fast_taken = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            if v.get("type").is_none() {
+                continue;
+            }
+            let body = serde_json::to_vec(&v).unwrap();
+            let got = parse_for_intake(&body).unwrap();
+            same(&got, &slow(&body));
+            fast_taken += usize::from(fast_message(&body).is_some());
+        }
+        assert!(fast_taken >= 3, "the message fixtures take the fast path");
+
+        // Padding, escapes and a key the parser trims; a long id hashed into the key.
+        let long = "X".repeat(300);
+        for body in [
+            r#" {"type":" Message ","userID":" u1 ","instanceName":"","token":"t","event":{"Info":{"ID":"A\u0041","Chat":"c@s.whatsapp.net"},"n":1.50}}"#.to_string(),
+            format!(r#"{{"type":"MessageSent","event":{{"Info":{{"ID":"{long}"}}}}}}"#),
+        ] {
+            let fast = fast_message(body.as_bytes()).expect("fast path");
+            same(&fast, &slow(body.as_bytes()));
+        }
+        // What the fast path leaves to the envelope parser, which still answers.
+        for body in [
+            r#"{"type":"Message","event":{"Info":{"ID":""}}}"#,
+            r#"{"type":"Message","event":{"Info":{"ID":5}}}"#,
+            r#"{"type":"Message","event":{"Info":{"ID":"a"}},"type":"Message"}"#,
+            r#"{"type":"Message","event":"text"}"#,
+            r#"{"type":"Message","event":{"Info":{"ID":"a\u0000"}}}"#,
+            r#"{"type":"Connected","event":{}}"#,
+        ] {
+            assert!(fast_message(body.as_bytes()).is_none(), "{body}");
+            same(
+                &parse_for_intake(body.as_bytes()).unwrap(),
+                &slow(body.as_bytes()),
+            );
+        }
+        assert!(parse_for_intake(b"{\"type\":\"Message\",\"event\":5}").is_err());
     }
 }

@@ -7,11 +7,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::actors::webhook_intake::{OwnedEvent, Store, WorkerIntake};
 use crate::db::queries::events as q;
-use crate::domain::webhook_event::{dedup_key, parse_envelope, verify_signature};
+use crate::domain::webhook_event::{parse_for_intake, verify_signature};
 use crate::error::{ApiError, Envelope, ErrorBody};
 use crate::startup::AppState;
 
@@ -208,7 +208,7 @@ pub async fn receive(
         // A raw 0 byte is valid in neither format, and PostgreSQL text cannot store it.
         .filter(|r| !r.contains('\0'))
         .ok_or_else(|| err(StatusCode::BAD_REQUEST, "invalid_body", "Invalid JSON data"))?;
-    let env = parse_envelope(&body)
+    let env = parse_for_intake(&body)
         .map_err(|e| err(StatusCode::BAD_REQUEST, "invalid_body", e.message()))?;
     let mut keys: Vec<String> = Vec::with_capacity(2);
     keys.extend(env.user_id.iter().cloned());
@@ -244,13 +244,11 @@ pub async fn receive(
         .or_else(|| env.user_id.clone())
         .or_else(|| env.token.clone())
         .unwrap_or_default();
-    let key = dedup_key(&scope, &env);
-    let omitted;
-    let event_data: &Value = if body.len() > EVENT_DATA_MAX {
-        omitted = json!({"omitted": true, "bytes": body.len()});
-        &omitted
+    let key = env.dedup_key(&scope);
+    let event_data = if body.len() > EVENT_DATA_MAX {
+        json!({"omitted": true, "bytes": body.len()}).to_string()
     } else {
-        env.event()
+        env.event_json
     };
     let session_id = session
         .as_ref()
@@ -262,8 +260,7 @@ pub async fn receive(
             .as_ref()
             .map(|s| s.token.clone())
             .or(env.token.clone()),
-        // Serialized here, on the HTTP worker, not on the intake's one thread.
-        event_data: event_data.to_string(),
+        event_data,
         raw_data: raw.to_string(),
         dedup_key: key,
         session_id: session_id.map(str::to_string),
