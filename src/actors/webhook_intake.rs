@@ -38,12 +38,14 @@ impl IntakeLoad {
         AtomicUsize::load(&self.0, Ordering::Relaxed) > 0
     }
 
-    fn add(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn sub(&self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+    /// One intake's lanes in flight went from `from` to `to`.
+    fn lanes(&self, from: usize, to: usize) {
+        let (before, after) = (from.saturating_sub(1), to.saturating_sub(1));
+        if after > before {
+            self.0.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.0.fetch_sub(before - after, Ordering::Relaxed);
+        }
     }
 
     #[cfg(test)]
@@ -88,6 +90,11 @@ pub struct WebhookIntake {
 }
 
 impl WebhookIntake {
+    fn set_in_flight(&mut self, n: usize) {
+        self.load.lanes(self.in_flight, n);
+        self.in_flight = n;
+    }
+
     pub fn new(pool: DbPool, load: IntakeLoad, router: Addr<WebhookRouter>) -> Self {
         WebhookIntake {
             pool,
@@ -103,10 +110,7 @@ impl WebhookIntake {
             && self.in_flight < MAX_LANES
             && (self.in_flight == 0 || self.pending.len() >= LANE_MIN)
         {
-            self.in_flight += 1;
-            if self.in_flight >= 2 {
-                self.load.add();
-            }
+            self.set_in_flight(self.in_flight + 1);
             let take = self.pending.len().min(MAX_BATCH);
             let batch: Vec<_> = self.pending.drain(..take).collect();
             let pool = self.pool.clone();
@@ -117,10 +121,7 @@ impl WebhookIntake {
                         if stored > 0 {
                             act.router.do_send(Wake);
                         }
-                        if act.in_flight >= 2 {
-                            act.load.sub();
-                        }
-                        act.in_flight -= 1;
+                        act.set_in_flight(act.in_flight - 1);
                         act.flush(ctx)
                     }),
             );
@@ -132,11 +133,8 @@ impl Actor for WebhookIntake {
     type Context = Context<Self>;
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
-        // Batches in flight end with the actor: their extra lanes no longer count.
-        for _ in 1..self.in_flight.max(1) {
-            self.load.sub();
-        }
-        self.in_flight = 0;
+        // Batches in flight end with the actor: their lanes no longer count.
+        self.set_in_flight(0);
         Running::Stop
     }
 }

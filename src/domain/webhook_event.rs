@@ -277,15 +277,20 @@ pub fn parse_for_intake(body: &[u8]) -> Result<IntakeEvent, ParseError> {
     if let Some(fast) = fast_message(body) {
         return Ok(fast);
     }
-    let env = parse_envelope(body)?;
-    Ok(IntakeEvent {
-        ident: identity(&env),
-        event_json: env.event().to_string(),
-        kind: env.kind,
-        user_id: env.user_id,
-        instance_name: env.instance_name,
-        token: env.token,
-    })
+    parse_envelope(body).map(IntakeEvent::from)
+}
+
+impl From<WebhookEnvelope> for IntakeEvent {
+    fn from(env: WebhookEnvelope) -> Self {
+        IntakeEvent {
+            ident: identity(&env),
+            event_json: env.event().to_string(),
+            kind: env.kind,
+            user_id: env.user_id,
+            instance_name: env.instance_name,
+            token: env.token,
+        }
+    }
 }
 
 /// The fast path of `parse_for_intake`; None where `parse_envelope` must decide.
@@ -405,15 +410,7 @@ mod tests {
 
     /// The slow path's view of a body, as `parse_for_intake` answers it.
     fn slow(body: &[u8]) -> IntakeEvent {
-        let env = parse_envelope(body).unwrap();
-        IntakeEvent {
-            ident: identity(&env),
-            event_json: env.event().to_string(),
-            kind: env.kind,
-            user_id: env.user_id,
-            instance_name: env.instance_name,
-            token: env.token,
-        }
+        IntakeEvent::from(parse_envelope(body).unwrap())
     }
 
     fn same(fast: &IntakeEvent, slow: &IntakeEvent) {

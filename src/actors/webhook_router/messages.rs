@@ -109,6 +109,11 @@ impl<'a> RoomChange<'a> {
     }
 }
 
+/// One bound array: `f` of every item.
+fn col<'a, T, U>(items: &'a [T], f: impl Fn(&'a T) -> U) -> Vec<U> {
+    items.iter().map(f).collect()
+}
+
 /// Stores `rows` (a run of one batch, in arrival order) and empties it.
 pub(super) async fn store(
     conn: &mut AsyncPgConnection,
@@ -139,6 +144,7 @@ pub(super) async fn store(
             }
         }
     }
+    let rooms: Vec<RoomChange<'_>> = rooms.into_values().collect();
     let room_ids = upsert_rooms(conn, &rooms).await?;
     insert_chat_messages(conn, &new, &room_ids).await
 }
@@ -148,9 +154,6 @@ async fn insert_messages(
     conn: &mut AsyncPgConnection,
     run: &[MessageRow],
 ) -> Result<HashMap<String, Stored>, diesel::result::Error> {
-    fn col<'a, T: 'a>(run: &'a [MessageRow], f: impl Fn(&'a MessageRow) -> T) -> Vec<T> {
-        run.iter().map(f).collect()
-    }
     let stored: Vec<Stored> = diesel::sql_query(
         r#"INSERT INTO whats_app_messages (message_id, "from", "to", from_me, push_name, message_type, body, caption,
              media_data, location_data, contact_data, quoted_message, mentioned_jid, group_jid, participant,
@@ -195,18 +198,12 @@ async fn insert_messages(
         .collect())
 }
 
-/// Upserts the run's chat rooms (in `chat_id` order, so concurrent routers lock them in the
+/// Upserts the run's chat rooms (given in `chat_id` order, so concurrent routers lock them in the
 /// same order) and answers their ids by `chat_id`.
 async fn upsert_rooms(
     conn: &mut AsyncPgConnection,
-    rooms: &BTreeMap<&str, RoomChange<'_>>,
+    rooms: &[RoomChange<'_>],
 ) -> Result<HashMap<String, i64>, diesel::result::Error> {
-    fn col<'a, T>(
-        rooms: &'a BTreeMap<&str, RoomChange<'_>>,
-        f: impl Fn(&'a RoomChange<'_>) -> T,
-    ) -> Vec<T> {
-        rooms.values().map(f).collect()
-    }
     let ids: Vec<Room> = diesel::sql_query(
         r#"INSERT INTO chat_rooms (chat_id, user_token, user_id, contact_j_id, contact_name, chat_type, is_group,
              last_message, last_sender, last_activity, unread_count)
@@ -227,7 +224,7 @@ async fn upsert_rooms(
              updated_at = now()
            RETURNING chat_id, id"#,
     )
-    .bind::<Array<Text>, _>(rooms.keys().copied().collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(col(rooms, |r| r.first.chat_id.as_str()))
     .bind::<Array<Text>, _>(col(rooms, |r| r.first.token.as_str()))
     .bind::<Array<Nullable<Text>>, _>(col(rooms, |r| r.user_id))
     .bind::<Array<Text>, _>(col(rooms, |r| r.first.contact_jid.as_str()))
@@ -248,12 +245,6 @@ async fn insert_chat_messages(
     new: &[(&MessageRow, &Stored)],
     room_ids: &HashMap<String, i64>,
 ) -> Result<(), diesel::result::Error> {
-    fn col<'a, T>(
-        new: &'a [(&'a MessageRow, &'a Stored)],
-        f: impl Fn(&'a MessageRow, &'a Stored) -> T,
-    ) -> Vec<T> {
-        new.iter().map(|(m, s)| f(m, s)).collect()
-    }
     // A room upsert always returns its row, so every chat id has one.
     let room = |m: &MessageRow| room_ids.get(&m.chat_id).copied().unwrap_or_default();
     diesel::sql_query(
@@ -269,21 +260,21 @@ async fn insert_chat_messages(
            ORDER BY c.n
            ON CONFLICT (message_id) DO NOTHING"#,
     )
-    .bind::<Array<Text>, _>(col(new, |m, _| m.id.as_str()))
-    .bind::<Array<BigInt>, _>(col(new, |m, _| room(m)))
-    .bind::<Array<Text>, _>(col(new, |m, _| m.chat_id.as_str()))
-    .bind::<Array<Text>, _>(col(new, |m, _| m.token.as_str()))
-    .bind::<Array<Text>, _>(col(new, |m, _| m.sender_jid.as_str()))
-    .bind::<Array<Text>, _>(col(new, |m, _| m.side))
-    .bind::<Array<Text>, _>(col(new, |m, _| m.kind.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(col(new, |m, _| m.body.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(col(new, |m, _| m.caption.as_deref()))
-    .bind::<Array<Nullable<Jsonb>>, _>(col(new, |m, _| m.media.as_ref()))
-    .bind::<Array<Nullable<Text>>, _>(col(new, |m, _| m.quoted_id.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(col(new, |_, s| s.status.as_deref()))
-    .bind::<Array<Text>, _>(col(new, |m, _| m.chat_status))
-    .bind::<Array<Timestamptz>, _>(col(new, |m, _| m.at))
-    .bind::<Array<Timestamptz>, _>(col(new, |_, s| s.updated_at))
+    .bind::<Array<Text>, _>(col(new, |(m, _)| m.id.as_str()))
+    .bind::<Array<BigInt>, _>(col(new, |(m, _)| room(m)))
+    .bind::<Array<Text>, _>(col(new, |(m, _)| m.chat_id.as_str()))
+    .bind::<Array<Text>, _>(col(new, |(m, _)| m.token.as_str()))
+    .bind::<Array<Text>, _>(col(new, |(m, _)| m.sender_jid.as_str()))
+    .bind::<Array<Text>, _>(col(new, |(m, _)| m.side))
+    .bind::<Array<Text>, _>(col(new, |(m, _)| m.kind.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(col(new, |(m, _)| m.body.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(col(new, |(m, _)| m.caption.as_deref()))
+    .bind::<Array<Nullable<Jsonb>>, _>(col(new, |(m, _)| m.media.as_ref()))
+    .bind::<Array<Nullable<Text>>, _>(col(new, |(m, _)| m.quoted_id.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(col(new, |(_, s)| s.status.as_deref()))
+    .bind::<Array<Text>, _>(col(new, |(m, _)| m.chat_status))
+    .bind::<Array<Timestamptz>, _>(col(new, |(m, _)| m.at))
+    .bind::<Array<Timestamptz>, _>(col(new, |(_, s)| s.updated_at))
     .execute(conn)
     .await?;
     Ok(())

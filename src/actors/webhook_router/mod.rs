@@ -169,7 +169,9 @@ impl std::fmt::Display for EventFailed {
 
 impl std::error::Error for EventFailed {}
 
-/// Waits while `intake` is saturated, at most `max`.
+/// Acknowledging comes first (upstream.md §6.5: answer quickly, work afterwards): while this
+/// process's intake is saturated, the router's next batch waits, but never longer than `max`
+/// (`WEBHOOK_ROUTER_DEFER_MS`), so processing goes on during a long burst.
 async fn yield_to(intake: &IntakeLoad, max: Duration) {
     let started = std::time::Instant::now();
     while intake.saturated() && started.elapsed() < max {
@@ -210,7 +212,7 @@ impl Shared {
         let mut total = 0;
         while self.again.swap(false, Ordering::SeqCst) {
             loop {
-                self.yield_to_intake().await;
+                yield_to(&self.intake, self.deps.settings.webhook_router_defer).await;
                 match self.batch().await {
                     Ok(0) => break,
                     Ok(n) => total += n,
@@ -222,13 +224,6 @@ impl Shared {
             }
         }
         total
-    }
-
-    /// Acknowledging comes first (upstream.md §6.5: answer quickly, work afterwards): while this
-    /// process's intake is saturated, the next batch waits, but never longer than
-    /// `WEBHOOK_ROUTER_DEFER_MS`, so processing goes on during a long burst.
-    async fn yield_to_intake(&self) {
-        yield_to(&self.intake, self.deps.settings.webhook_router_defer).await;
     }
 
     /// Claims and handles one batch in one transaction on the primary database. The batch is
