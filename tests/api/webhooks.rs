@@ -931,3 +931,123 @@ async fn a_batch_of_messages_ends_as_the_same_events_one_by_one() {
         "{chat_messages:?}"
     );
 }
+
+fn message(session_key: &str, id: &str) -> Vec<u8> {
+    let mut ev = fixture("message-text", session_key);
+    ev["event"]["Info"]["ID"] = json!(id);
+    json_body(&ev)
+}
+
+async fn processed(app: &TestApp, message_id: &str) -> bool {
+    let sql = format!(
+        "SELECT processed::text AS v FROM gen_event_webhooks WHERE raw_data LIKE '%\"{message_id}\"%'"
+    );
+    scalar(app, &sql).await.as_deref() == Some("true")
+}
+
+/// A session's events are handled in order of arrival: while one waits for its retry, the
+/// session's later events wait behind it; other sessions' events do not.
+#[actix_web::test]
+async fn a_session_s_later_events_wait_behind_its_retry() {
+    let app = spawn_app().await;
+    let a = app.create_user("order-a").await;
+    let b = app.create_user("order-b").await;
+    refuse_inserts(
+        &app,
+        "whats_app_messages",
+        "NEW.message_id = '3EB0ORDER-A1'",
+        "message refused",
+    )
+    .await;
+    assert_eq!(
+        post(&app, message(&a.session_key, "3EB0ORDER-A1"), false, None)
+            .await
+            .status(),
+        200
+    );
+    drain(&app).await;
+    assert!(
+        !processed(&app, "3EB0ORDER-A1").await,
+        "refused: waits for its retry"
+    );
+
+    for (key, id) in [
+        (&a.session_key, "3EB0ORDER-A2"),
+        (&b.session_key, "3EB0ORDER-B1"),
+    ] {
+        assert_eq!(
+            post(&app, message(key, id), false, None).await.status(),
+            200
+        );
+    }
+    drain(&app).await;
+    assert!(
+        processed(&app, "3EB0ORDER-B1").await,
+        "another session's event goes on"
+    );
+    assert!(
+        !processed(&app, "3EB0ORDER-A2").await,
+        "held behind the session's retry"
+    );
+
+    // The refusal ends and the retry falls due: both events of the session are handled.
+    let mut c = app.db.primary.get().await.unwrap();
+    diesel::sql_query("DROP TRIGGER refuse_whats_app_messages ON whats_app_messages")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    diesel::sql_query("UPDATE gen_event_webhooks SET next_attempt_at = now() WHERE NOT processed")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    drain(&app).await;
+    assert!(processed(&app, "3EB0ORDER-A1").await);
+    assert!(processed(&app, "3EB0ORDER-A2").await);
+    let order = scalar(
+        &app,
+        "SELECT string_agg(message_id, ',' ORDER BY id) AS v FROM whats_app_messages WHERE message_id LIKE '3EB0ORDER-A%'",
+    )
+    .await;
+    assert_eq!(order.as_deref(), Some("3EB0ORDER-A1,3EB0ORDER-A2"));
+}
+
+#[derive(QueryableByName)]
+struct Plan {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    plan: String,
+}
+
+/// The claim's cost does not grow with the processed history: with 20,000 processed events
+/// ahead of a backlog, claiming a few of them reads a few pages, not the history.
+#[actix_web::test]
+async fn the_claim_does_not_walk_the_processed_history() {
+    let app = spawn_app().await;
+    let mut c = app.db.primary.get().await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO gen_event_webhooks (event_type, raw_data, processed, processed_at, dedup_key, session_id)
+         SELECT 'Message', repeat('x', 200), n <= 20000, now(), 'history-' || n, 's'
+         FROM generate_series(1, 22000) AS n",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    diesel::sql_query("ANALYZE gen_event_webhooks")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let sql = format!(
+        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
+        wa_gateway::db::queries::events::CLAIM_SQL
+    );
+    let rows: Vec<Plan> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(10)
+        .load(&mut c)
+        .await
+        .unwrap();
+    let plan: Value = serde_json::from_str(&rows[0].plan).unwrap();
+    let top = &plan[0]["Plan"];
+    assert_eq!(top["Actual Rows"], json!(10), "{plan}");
+    let pages =
+        top["Shared Hit Blocks"].as_u64().unwrap() + top["Shared Read Blocks"].as_u64().unwrap();
+    assert!(pages < 200, "the claim read {pages} pages: {plan}");
+}

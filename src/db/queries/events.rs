@@ -73,23 +73,28 @@ pub struct EventRow {
     pub received_at: DateTime<Utc>,
 }
 
-/// Claims due unprocessed rows in id order (call inside a transaction). A row waits while an
-/// earlier row of the same session waits for a retry, so each session's events are handled in
-/// order of arrival; rows locked by another instance are skipped.
-pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<EventRow>> {
-    diesel::sql_query(
-        r#"SELECT e.id, e.event_type, e.user_token, e.raw_data, e.session_id, e.user_id, e.unknown_session,
+/// The claim of [`claim`] (its one parameter: how many rows).
+pub const CLAIM_SQL: &str = r#"SELECT e.id, e.event_type, e.user_token, e.raw_data, e.session_id, e.user_id, e.unknown_session,
                   e.attempts, e.received_at
            FROM gen_event_webhooks e
            WHERE e.processed = false AND e.next_attempt_at <= now()
              AND NOT EXISTS (SELECT 1 FROM gen_event_webhooks b
-                             WHERE b.processed = false AND b.id < e.id AND b.next_attempt_at > now()
+                             WHERE b.processed = false AND b.attempts > 0 AND b.id < e.id
+                               AND b.next_attempt_at > now()
                                AND b.session_id IS NOT DISTINCT FROM e.session_id)
-           ORDER BY e.id LIMIT $1 FOR UPDATE OF e SKIP LOCKED"#,
-    )
-    .bind::<BigInt, _>(limit)
-    .load(conn)
-    .await
+           ORDER BY e.id LIMIT $1 FOR UPDATE OF e SKIP LOCKED"#;
+
+/// Claims due unprocessed rows in id order (call inside a transaction). A row waits while an
+/// earlier row of the same session waits for a retry, so each session's events are handled in
+/// order of arrival; rows locked by another instance are skipped. Served by the partial indexes
+/// `gen_event_webhooks_queue_idx` (unprocessed, by id) and `gen_event_webhooks_retry_idx` (rows
+/// waiting for a retry: only they have `attempts > 0` and a future `next_attempt_at`), so its
+/// cost does not grow with the processed history.
+pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<EventRow>> {
+    diesel::sql_query(CLAIM_SQL)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await
 }
 
 /// Marks rows processed.
