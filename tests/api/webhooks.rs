@@ -1051,3 +1051,20 @@ async fn the_claim_does_not_walk_the_processed_history() {
         top["Shared Hit Blocks"].as_u64().unwrap() + top["Shared Read Blocks"].as_u64().unwrap();
     assert!(pages < 200, "the claim read {pages} pages: {plan}");
 }
+
+/// Stored events are compressed with lz4 (pglz cost a fifth of PostgreSQL's CPU in intake).
+#[actix_web::test]
+async fn stored_events_are_compressed_with_lz4() {
+    let app = spawn_app().await;
+    let user = app.create_user("lz4").await;
+    let mut ev = fixture("message-text", &user.session_key);
+    ev["event"]["Message"] = json!({ "conversation": "a long message ".repeat(200) });
+    assert_eq!(post(&app, json_body(&ev), false, None).await.status(), 200);
+    let methods = scalar(
+        &app,
+        "SELECT concat_ws(',', pg_column_compression(raw_data), pg_column_compression(event_data)) AS v
+         FROM gen_event_webhooks",
+    )
+    .await;
+    assert_eq!(methods.as_deref(), Some("lz4,lz4"));
+}
