@@ -265,3 +265,32 @@ async fn request_ids_are_returned() {
     assert!(id.is_some_and(|v| !v.is_empty()));
     let _: Value = resp.json().await.unwrap();
 }
+
+#[derive(diesel::QueryableByName)]
+struct ConnSettings {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    timeout: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    app: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    jit: String,
+}
+
+/// Pooled connections carry the configured `statement_timeout` and `application_name`, and run
+/// without JIT compilation (with it the webhook router drained a backlog several times slower).
+#[actix_web::test]
+async fn pooled_connections_are_configured() {
+    use diesel_async::RunQueryDsl;
+    let app = spawn_app().await;
+    let mut c = app.db.primary.get().await.unwrap();
+    let s: ConnSettings = diesel::sql_query(
+        "SELECT current_setting('statement_timeout') AS timeout,
+                current_setting('application_name') AS app, current_setting('jit') AS jit",
+    )
+    .get_result(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(s.timeout, "30s");
+    assert_eq!(s.app, "wa-gateway");
+    assert_eq!(s.jit, "off");
+}
