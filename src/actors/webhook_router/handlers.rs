@@ -71,6 +71,16 @@ fn bare_jid(jid: &str) -> String {
 pub(super) struct BatchCache {
     chat_log: Mutex<HashMap<String, bool>>,
     own_jid: Mutex<HashMap<String, String>>,
+    /// Connection changes for the senders, sent once the batch has committed (a sender told
+    /// earlier could act on a state the batch then rolls back, or before others can read it).
+    notices: Mutex<Vec<SessionConnection>>,
+}
+
+impl BatchCache {
+    /// The connection changes of the events handled so far.
+    pub(super) fn take_notices(&self) -> Vec<SessionConnection> {
+        std::mem::take(&mut *locked(&self.notices))
+    }
 }
 
 /// The map behind a cache's lock (a poisoned lock still holds a usable map).
@@ -224,7 +234,7 @@ impl Event<'_> {
             _ => None,
         };
         if let (Some(connected), Some(session_id)) = (connected, self.row.session_id.clone()) {
-            self.shared.senders.do_send(SessionConnection {
+            locked(&self.cache.notices).push(SessionConnection {
                 session_id,
                 connected,
             });

@@ -14,7 +14,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use diesel_async::AsyncConnection;
 
-use crate::actors::sender_pool::SenderPool;
+use crate::actors::sender_pool::{SenderPool, SessionConnection};
 use crate::actors::webhook_intake::IntakeLoad;
 use crate::actors::Deps;
 use crate::db::queries::events as q;
@@ -154,6 +154,8 @@ struct Processed {
     done_received: Vec<chrono::DateTime<chrono::Utc>>,
     failed: u64,
     gave_up: u64,
+    /// Connection changes for the senders, sent after the commit.
+    notices: Vec<SessionConnection>,
 }
 
 /// An event failed in a batch tried without savepoints: the batch is rolled back and run again
@@ -241,7 +243,11 @@ impl Shared {
             done_received,
             failed,
             gave_up,
+            notices,
         } = out;
+        for notice in notices {
+            self.senders.do_send(notice);
+        }
         crate::metrics::webhook_processed(&done_received, failed, gave_up);
         Ok(n)
     }
@@ -261,6 +267,7 @@ impl Shared {
                     done_received: Vec::with_capacity(rows.len()),
                     failed: 0,
                     gave_up: 0,
+                    notices: Vec::new(),
                 };
                 // Messages wait here to be stored a run at a time; isolated, each one alone.
                 let mut messages = Vec::new();
@@ -305,6 +312,7 @@ impl Shared {
                 if !done.is_empty() {
                     q::mark_processed(conn, &done).await?;
                 }
+                out.notices = cache.take_notices();
                 Ok(out)
             })
         })
