@@ -991,15 +991,10 @@ async fn a_session_s_later_events_wait_behind_its_retry() {
     );
 
     // The refusal ends and the retry falls due: both events of the session are handled.
-    let mut c = app.db.primary.get().await.unwrap();
-    diesel::sql_query("DROP TRIGGER refuse_whats_app_messages ON whats_app_messages")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    diesel::sql_query("UPDATE gen_event_webhooks SET next_attempt_at = now() WHERE NOT processed")
-        .execute(&mut c)
-        .await
-        .unwrap();
+    app.exec("DROP TRIGGER refuse_whats_app_messages ON whats_app_messages")
+        .await;
+    app.exec("UPDATE gen_event_webhooks SET next_attempt_at = now() WHERE NOT processed")
+        .await;
     drain(&app).await;
     assert!(processed(&app, "3EB0ORDER-A1").await);
     assert!(processed(&app, "3EB0ORDER-A2").await);
@@ -1022,19 +1017,14 @@ struct Plan {
 #[actix_web::test]
 async fn the_claim_does_not_walk_the_processed_history() {
     let app = spawn_app().await;
-    let mut c = app.db.primary.get().await.unwrap();
-    diesel::sql_query(
+    app.exec(
         "INSERT INTO gen_event_webhooks (event_type, raw_data, processed, processed_at, dedup_key, session_id)
          SELECT 'Message', repeat('x', 200), n <= 20000, now(), 'history-' || n, 's'
          FROM generate_series(1, 22000) AS n",
     )
-    .execute(&mut c)
-    .await
-    .unwrap();
-    diesel::sql_query("ANALYZE gen_event_webhooks")
-        .execute(&mut c)
-        .await
-        .unwrap();
+    .await;
+    app.exec("ANALYZE gen_event_webhooks").await;
+    let mut c = app.db.primary.get().await.unwrap();
     let sql = format!(
         "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
         wa_gateway::db::queries::events::CLAIM_SQL

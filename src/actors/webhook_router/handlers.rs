@@ -65,10 +65,11 @@ fn bare_jid(jid: &str) -> String {
     }
 }
 
-/// What the events of one batch look up again and again, read once per batch and token: the
-/// tenant's chat-log flag (`user_settings`, created on first sight) and the session's own JID.
+/// What the events of one batch share: what they look up again and again, read once per batch
+/// and token (the tenant's chat-log flag, `user_settings`, created on first sight; the session's
+/// own JID), and the notices for the senders, sent after the batch commits.
 #[derive(Default)]
-pub(super) struct BatchCache {
+pub(super) struct BatchState {
     chat_log: Mutex<HashMap<String, bool>>,
     own_jid: Mutex<HashMap<String, String>>,
     /// Connection changes for the senders, sent once the batch has committed (a sender told
@@ -76,14 +77,14 @@ pub(super) struct BatchCache {
     notices: Mutex<Vec<SessionConnection>>,
 }
 
-impl BatchCache {
+impl BatchState {
     /// The connection changes of the events handled so far.
     pub(super) fn take_notices(&self) -> Vec<SessionConnection> {
         std::mem::take(&mut *locked(&self.notices))
     }
 }
 
-/// The map behind a cache's lock (a poisoned lock still holds a usable map).
+/// The value behind a lock (a poisoned lock still holds a usable value).
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -95,7 +96,7 @@ pub(super) async fn handle(
     shared: &Shared,
     conn: &mut AsyncPgConnection,
     row: &EventRow,
-    cache: &BatchCache,
+    batch: &BatchState,
     messages: &mut Vec<MessageRow>,
 ) -> Result<(), HandleError> {
     let raw = row.raw_data.as_deref().unwrap_or("");
@@ -111,7 +112,7 @@ pub(super) async fn handle(
         env: &env,
         token,
         raw_len: raw.len(),
-        cache,
+        batch,
     };
     let sent = match env.kind.as_str() {
         "Message" => Some(false),
@@ -144,12 +145,12 @@ struct Event<'a> {
     env: &'a WebhookEnvelope,
     token: &'a str,
     raw_len: usize,
-    cache: &'a BatchCache,
+    batch: &'a BatchState,
 }
 
 impl Event<'_> {
     async fn chat_log(&self, conn: &mut AsyncPgConnection) -> Result<bool, HandleError> {
-        if let Some(flag) = locked(&self.cache.chat_log).get(self.token).copied() {
+        if let Some(flag) = locked(&self.batch.chat_log).get(self.token).copied() {
             return Ok(flag);
         }
         let rows: Vec<FlagRow> = diesel::sql_query(
@@ -163,7 +164,7 @@ impl Event<'_> {
         .load(conn)
         .await?;
         let flag = rows.into_iter().next().is_some_and(|r| r.flag);
-        locked(&self.cache.chat_log).insert(self.token.to_string(), flag);
+        locked(&self.batch.chat_log).insert(self.token.to_string(), flag);
         Ok(flag)
     }
 
@@ -195,7 +196,7 @@ impl Event<'_> {
         };
         let jid = (state == "paired").then(|| s(self.env.event(), &["ID"]).to_string());
         // The session's JID may change here: later events of the batch read it again.
-        locked(&self.cache.own_jid).remove(self.token);
+        locked(&self.batch.own_jid).remove(self.token);
         diesel::sql_query(
             r#"INSERT INTO whats_app_sessions (user_token, session_name, session_id, user_id, session_state, connected, logged_in,
                  qr_code, qr_expired_at, connected_at, disconnected_at, j_id, last_activity_at, received_at)
@@ -234,7 +235,7 @@ impl Event<'_> {
             _ => None,
         };
         if let (Some(connected), Some(session_id)) = (connected, self.row.session_id.clone()) {
-            locked(&self.cache.notices).push(SessionConnection {
+            locked(&self.batch.notices).push(SessionConnection {
                 session_id,
                 connected,
             });
@@ -358,7 +359,7 @@ impl Event<'_> {
 
     /// The session's own JID: `whats_app_sessions.j_id`, else `<session key>@s.whatsapp.net`.
     async fn own_jid(&self, conn: &mut AsyncPgConnection) -> Result<String, HandleError> {
-        if let Some(jid) = locked(&self.cache.own_jid).get(self.token).cloned() {
+        if let Some(jid) = locked(&self.batch.own_jid).get(self.token).cloned() {
             return Ok(jid);
         }
         #[derive(QueryableByName)]
@@ -381,7 +382,7 @@ impl Event<'_> {
                     self.env.user_id.as_deref().unwrap_or(self.token)
                 )
             });
-        locked(&self.cache.own_jid).insert(self.token.to_string(), jid.clone());
+        locked(&self.batch.own_jid).insert(self.token.to_string(), jid.clone());
         Ok(jid)
     }
 

@@ -259,7 +259,7 @@ impl Shared {
     ) -> anyhow::Result<Processed> {
         conn.transaction::<_, anyhow::Error, _>(|conn| {
             Box::pin(async move {
-                let cache = handlers::BatchCache::default();
+                let batch = handlers::BatchState::default();
                 let rows = q::claim(conn, BATCH).await?;
                 let mut done = Vec::with_capacity(rows.len());
                 let mut out = Processed {
@@ -275,14 +275,14 @@ impl Shared {
                     let res = if isolate {
                         conn.transaction::<(), handlers::HandleError, _>(|c| {
                             Box::pin(async {
-                                handlers::handle(self, c, &row, &cache, &mut messages).await?;
+                                handlers::handle(self, c, &row, &batch, &mut messages).await?;
                                 messages::store(c, &mut messages).await?;
                                 Ok(())
                             })
                         })
                         .await
                     } else {
-                        handlers::handle(self, conn, &row, &cache, &mut messages).await
+                        handlers::handle(self, conn, &row, &batch, &mut messages).await
                     };
                     match res {
                         Ok(()) => {
@@ -312,7 +312,7 @@ impl Shared {
                 if !done.is_empty() {
                     q::mark_processed(conn, &done).await?;
                 }
-                out.notices = cache.take_notices();
+                out.notices = batch.take_notices();
                 Ok(out)
             })
         })
